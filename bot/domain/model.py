@@ -1,0 +1,130 @@
+"""Value types of the domain: post status, accounts, drafts and publication outcomes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+
+from bot.domain.networks import Network
+
+
+class PostStatus(StrEnum):
+    #: Waiting for approvers.
+    PENDING_APPROVAL = "pending_approval"
+    #: Approved; waits for its time in the dispatcher's queue.
+    APPROVED = "approved"
+    #: An approver said no. Final.
+    REJECTED = "rejected"
+    #: Claimed by a dispatcher; the submission to the provider is in flight.
+    PUBLISHING = "publishing"
+    #: Accepted by the provider; Postgate follows it until it is live or failed.
+    SUBMITTED = "submitted"
+    #: Live on every target account. Final.
+    PUBLISHED = "published"
+    #: Live on some accounts, failed on others. Final.
+    PARTIALLY_PUBLISHED = "partially_published"
+    #: Failed on every account, or refused by the provider. Final.
+    FAILED = "failed"
+    #: The outcome cannot be known without a human; never resubmitted automatically. Final for Postgate.
+    NEEDS_ATTENTION = "needs_attention"
+    #: Withdrawn before publication. Final.
+    CANCELLED = "cancelled"
+
+    @property
+    def is_final(self) -> bool:
+        return self in FINAL_STATUSES
+
+
+FINAL_STATUSES = frozenset(
+    {
+        PostStatus.REJECTED,
+        PostStatus.PUBLISHED,
+        PostStatus.PARTIALLY_PUBLISHED,
+        PostStatus.FAILED,
+        PostStatus.NEEDS_ATTENTION,
+        PostStatus.CANCELLED,
+    }
+)
+
+
+class DecisionKind(StrEnum):
+    APPROVE = "approve"
+    REJECT = "reject"
+
+
+class AccountOutcome(StrEnum):
+    PENDING = "pending"
+    PUBLISHED = "published"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True)
+class Account:
+    """A social account a provider can publish to. `key` is what Postgate stores and shows in selects."""
+
+    provider: str
+    account_id: str
+    network: Network
+    name: str
+    profile_url: str | None = None
+    warning: str | None = None
+
+    @property
+    def key(self) -> str:
+        return make_account_key(self.provider, self.account_id)
+
+    @property
+    def label(self) -> str:
+        return f"{self.network.display_name} · {self.name}"
+
+
+def make_account_key(provider: str, account_id: str) -> str:
+    return f"{provider}:{account_id}"
+
+
+def split_account_key(key: str) -> tuple[str, str]:
+    provider, _, account_id = key.partition(":")
+    if not provider or not account_id:
+        raise ValueError(f"not an account key: {key!r}")
+    return provider, account_id
+
+
+@dataclass(frozen=True)
+class Draft:
+    """What the author asked for: the text, the accounts, and when (None = as soon as approved)."""
+
+    text: str
+    targets: tuple[Account, ...]
+    publish_at: datetime | None
+
+
+@dataclass(frozen=True)
+class AccountResult:
+    """The outcome of one target account, as the provider reports it."""
+
+    account_id: str
+    network: Network | None
+    outcome: AccountOutcome
+    url: str | None = None
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class SubmissionReceipt:
+    """What the provider answered when it accepted a post."""
+
+    external_id: str
+    effective_time: datetime | None = None
+    notes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class PublicationState:
+    """A snapshot of a submitted post at the provider. `done` when no account is still pending."""
+
+    results: tuple[AccountResult, ...] = field(default_factory=tuple)
+
+    @property
+    def done(self) -> bool:
+        return bool(self.results) and all(r.outcome is not AccountOutcome.PENDING for r in self.results)

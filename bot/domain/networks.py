@@ -1,0 +1,70 @@
+"""The social networks Postgate knows, with the limits it checks before a post reaches approval."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Network(StrEnum):
+    X = "twitter"
+    LINKEDIN = "linkedin"
+    INSTAGRAM = "instagram"
+    THREADS = "threads"
+    TIKTOK = "tiktok"
+    YOUTUBE = "youtube"
+    FACEBOOK = "facebook"
+    BLUESKY = "bluesky"
+    MASTODON = "mastodon"
+    TELEGRAM = "telegram"
+
+    @property
+    def display_name(self) -> str:
+        return _DISPLAY_NAMES[self]
+
+    @property
+    def text_limit(self) -> int:
+        """Characters the network accepts in one post (Publora's platform limits, standard tier)."""
+        return _TEXT_LIMITS[self]
+
+    @classmethod
+    def parse(cls, value: str) -> Network | None:
+        value = value.strip().lower()
+        if value in ("x", "twitter"):
+            return cls.X
+        try:
+            return cls(value)
+        except ValueError:
+            return None
+
+
+_DISPLAY_NAMES = {
+    Network.X: "X",
+    Network.LINKEDIN: "LinkedIn",
+    Network.INSTAGRAM: "Instagram",
+    Network.THREADS: "Threads",
+    Network.TIKTOK: "TikTok",
+    Network.YOUTUBE: "YouTube",
+    Network.FACEBOOK: "Facebook",
+    Network.BLUESKY: "Bluesky",
+    Network.MASTODON: "Mastodon",
+    Network.TELEGRAM: "Telegram",
+}
+
+# ../shared/providers/publora.md §11. X Premium (25,000) and YouTube titles are refined in later issues.
+_TEXT_LIMITS = {
+    Network.X: 280,
+    Network.LINKEDIN: 3000,
+    Network.INSTAGRAM: 2200,
+    Network.THREADS: 500,
+    Network.TIKTOK: 2200,
+    Network.YOUTUBE: 5000,
+    Network.FACEBOOK: 63206,
+    Network.MASTODON: 500,
+    Network.BLUESKY: 300,
+    Network.TELEGRAM: 4096,
+}
+
+
+def count_characters(text: str, network: Network) -> int:  # noqa: ARG001 - per-network counting comes later
+    """How long the network will consider `text`. For now: Unicode code points, as most networks count."""
+    return len(text)

@@ -1,0 +1,1 @@
+"""Publishing providers behind one small interface (`base.Provider`), one module each."""

@@ -1,0 +1,126 @@
+"""Postgate's configuration: one pydantic-settings model read from the environment and `.env`.
+
+Built once by the composition root (`bot.main`) and passed down; never at import time.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+DEFAULT_SLACK_API_URL = "https://slack.com/api/"
+DEFAULT_PUBLORA_BASE_URL = "https://api.publora.com/api/v1"
+
+# Values that show the user copied `.env.example` without filling it in.
+_PLACEHOLDERS = {"changeme", "changethis", "xoxb-your-bot-token", "xapp-your-app-token", "your-signing-secret"}
+
+
+def _env(name: str) -> AliasChoices:
+    return AliasChoices(name)
+
+
+class Settings(BaseSettings):
+    """Everything Postgate reads from its environment. Tokens are `SecretStr`: they print as `**********`."""
+
+    model_config = SettingsConfigDict(
+        env_file=".env",
+        env_file_encoding="utf-8",
+        env_ignore_empty=True,
+        extra="ignore",
+        populate_by_name=True,
+    )
+
+    slack_bot_token: SecretStr | None = Field(default=None, validation_alias=_env("SLACK_BOT_TOKEN"))
+    slack_signing_secret: SecretStr | None = Field(
+        default=None, validation_alias=_env("SLACK_SIGNING_SECRET")
+    )
+    slack_app_token: SecretStr | None = Field(default=None, validation_alias=_env("SLACK_APP_TOKEN"))
+    slack_api_url: str = Field(default=DEFAULT_SLACK_API_URL, validation_alias=_env("SLACK_API_URL"))
+
+    database_url: str = Field(
+        default_factory=lambda: f"sqlite:///{Path.cwd() / 'postgate.db'}",
+        validation_alias=_env("DATABASE_URL"),
+    )
+    port: int = Field(default=3000, ge=1, le=65535, validation_alias=_env("PORT"))
+    host: str = Field(default="0.0.0.0", validation_alias=_env("POSTGATE_HOST"))  # noqa: S104 - a container listens on all interfaces
+
+    approval_channel: str | None = Field(default=None, validation_alias=_env("POSTGATE_APPROVAL_CHANNEL"))
+    approvers: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, validation_alias=_env("POSTGATE_APPROVERS")
+    )
+    required_approvals: int = Field(default=1, ge=1, le=10, validation_alias=_env("POSTGATE_REQUIRED_APPROVALS"))
+
+    publora_api_key: SecretStr | None = Field(default=None, validation_alias=_env("PUBLORA_API_KEY"))
+    publora_base_url: str = Field(default=DEFAULT_PUBLORA_BASE_URL, validation_alias=_env("PUBLORA_BASE_URL"))
+    dry_run: bool = Field(default=False, validation_alias=_env("POSTGATE_DRY_RUN"))
+
+    # Tuning knobs; the defaults suit production. Tests shorten them.
+    sweep_seconds: float = Field(default=30.0, gt=0, validation_alias=_env("POSTGATE_SWEEP_SECONDS"))
+    follow_poll_seconds: float = Field(default=30.0, gt=0, validation_alias=_env("POSTGATE_FOLLOW_POLL_SECONDS"))
+    provider_timeout_seconds: float = Field(default=20.0, gt=0, validation_alias=_env("POSTGATE_PROVIDER_TIMEOUT"))
+    log_level: str = Field(default="INFO", validation_alias=_env("POSTGATE_LOG_LEVEL"))
+
+    @field_validator("approvers", mode="before")
+    @classmethod
+    def _split_user_ids(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.replace(";", ",").split(",") if part.strip()]
+        return value
+
+    @field_validator("slack_api_url")
+    @classmethod
+    def _trailing_slash(cls, value: str) -> str:
+        # slack_sdk joins base_url and method name by plain concatenation.
+        return value if value.endswith("/") else value + "/"
+
+    @field_validator("database_url")
+    @classmethod
+    def _driver(cls, value: str) -> str:
+        # Accept the URLs people paste from their hosting provider.
+        for prefix in ("postgres://", "postgresql://"):
+            if value.startswith(prefix):
+                return "postgresql+psycopg://" + value[len(prefix) :]
+        return value
+
+    @model_validator(mode="after")
+    def _no_placeholders(self) -> Settings:
+        for name in ("slack_bot_token", "slack_signing_secret", "slack_app_token", "publora_api_key"):
+            secret = getattr(self, name)
+            if secret is not None and secret.get_secret_value().strip().lower() in _PLACEHOLDERS:
+                raise ValueError(f"{name.upper()} still holds the placeholder from .env.example")
+        return self
+
+    @property
+    def socket_mode(self) -> bool:
+        return self.slack_app_token is not None
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    def missing_for_run(self) -> list[str]:
+        """Names of the settings `postgate run` cannot start without, in the user's spelling."""
+        missing = []
+        if self.slack_bot_token is None:
+            missing.append("SLACK_BOT_TOKEN")
+        if not self.socket_mode and self.slack_signing_secret is None:
+            missing.append("SLACK_SIGNING_SECRET (or SLACK_APP_TOKEN for Socket Mode)")
+        if not self.approval_channel:
+            missing.append("POSTGATE_APPROVAL_CHANNEL")
+        if not self.approvers:
+            missing.append("POSTGATE_APPROVERS")
+        if self.publora_api_key is None and not self.dry_run:
+            missing.append("PUBLORA_API_KEY (or POSTGATE_DRY_RUN=true to try Postgate without posting)")
+        return missing
+
+    def secret_values(self) -> list[str]:
+        """Every configured secret, for log redaction."""
+        values = []
+        for name in ("slack_bot_token", "slack_signing_secret", "slack_app_token", "publora_api_key"):
+            secret = getattr(self, name)
+            if secret is not None and secret.get_secret_value():
+                values.append(secret.get_secret_value())
+        return values
