@@ -1,17 +1,17 @@
 """Postgate's exception tree. Domain errors carry text a Slack user can read.
 
-    PostgateError
-    ├── ConfigError                 settings missing or unusable (start-up stops with its message)
-    ├── DomainError                 a user's request that cannot be done; `.user_message` is shown
-    │   ├── NotAllowed              the clicker may not do this (not an approver, own post, ...)
-    │   ├── InvalidTransition       the post is no longer in a state that allows it
-    │   └── PostNotFound
-    └── ProviderError               a publishing provider failed; `.retryable` says if trying again can help
-        ├── ProviderAuthError       the API key is wrong or lacks access (never retryable)
-        ├── ProviderRejected        the provider refused the content or request (4xx, never retryable)
-        ├── ProviderUnavailable     5xx, connection failure, timeout before sending (retryable)
-        │   └── ProviderRateLimited 429; `.retry_after` seconds when the provider said
-        └── ProviderOutcomeUnknown  the request may have been received (timeout after sending)
+PostgateError
+├── ConfigError                 settings missing or unusable (start-up stops with its message)
+├── DomainError                 a user's request that cannot be done; `.user_message` is shown
+│   ├── NotAllowed              the clicker may not do this (not an approver, own post, ...)
+│   ├── InvalidTransition       the post is no longer in a state that allows it
+│   └── PostNotFound
+└── ProviderError               a publishing provider failed; `.retryable` says if trying again can help
+    ├── ProviderAuthError       the API key is wrong or lacks access (never retryable)
+    ├── ProviderRejected        the provider refused the content or request (4xx, never retryable)
+    ├── ProviderUnavailable     5xx, connection failure, timeout before sending (retryable)
+    │   └── ProviderRateLimited 429; `.retry_after` seconds when the provider said
+    └── ProviderOutcomeUnknown  the request may have been received (timeout after sending)
 """
 
 from __future__ import annotations
@@ -50,7 +50,9 @@ class ProviderError(PostgateError):
 
     retryable: bool = False
 
-    def __init__(self, provider: str, message: str, *, status: int | None = None, code: str | None = None) -> None:
+    def __init__(
+        self, provider: str, message: str, *, status: int | None = None, code: str | None = None
+    ) -> None:
         super().__init__(f"{provider}: {message}")
         self.provider = provider
         self.message = message
@@ -75,7 +77,9 @@ class ProviderUnavailable(ProviderError):
 class ProviderRateLimited(ProviderUnavailable):
     """The provider asked us to slow down."""
 
-    def __init__(self, provider: str, message: str, *, retry_after: float | None = None, **kwargs: object) -> None:
+    def __init__(
+        self, provider: str, message: str, *, retry_after: float | None = None, **kwargs: object
+    ) -> None:
         super().__init__(provider, message, **kwargs)  # type: ignore[arg-type]
         self.retry_after = retry_after
 

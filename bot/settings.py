@@ -15,7 +15,13 @@ DEFAULT_SLACK_API_URL = "https://slack.com/api/"
 DEFAULT_PUBLORA_BASE_URL = "https://api.publora.com/api/v1"
 
 # Values that show the user copied `.env.example` without filling it in.
-_PLACEHOLDERS = {"changeme", "changethis", "xoxb-your-bot-token", "xapp-your-app-token", "your-signing-secret"}
+_PLACEHOLDERS = {
+    "changeme",
+    "changethis",
+    "xoxb-your-bot-token",
+    "xapp-your-app-token",
+    "your-signing-secret",
+}
 
 
 def _env(name: str) -> AliasChoices:
@@ -51,7 +57,9 @@ class Settings(BaseSettings):
     approvers: Annotated[list[str], NoDecode] = Field(
         default_factory=list, validation_alias=_env("POSTGATE_APPROVERS")
     )
-    required_approvals: int = Field(default=1, ge=1, le=10, validation_alias=_env("POSTGATE_REQUIRED_APPROVALS"))
+    required_approvals: int = Field(
+        default=1, ge=1, le=10, validation_alias=_env("POSTGATE_REQUIRED_APPROVALS")
+    )
 
     publora_api_key: SecretStr | None = Field(default=None, validation_alias=_env("PUBLORA_API_KEY"))
     publora_base_url: str = Field(default=DEFAULT_PUBLORA_BASE_URL, validation_alias=_env("PUBLORA_BASE_URL"))
@@ -59,8 +67,12 @@ class Settings(BaseSettings):
 
     # Tuning knobs; the defaults suit production. Tests shorten them.
     sweep_seconds: float = Field(default=30.0, gt=0, validation_alias=_env("POSTGATE_SWEEP_SECONDS"))
-    follow_poll_seconds: float = Field(default=30.0, gt=0, validation_alias=_env("POSTGATE_FOLLOW_POLL_SECONDS"))
-    provider_timeout_seconds: float = Field(default=20.0, gt=0, validation_alias=_env("POSTGATE_PROVIDER_TIMEOUT"))
+    follow_poll_seconds: float = Field(
+        default=30.0, gt=0, validation_alias=_env("POSTGATE_FOLLOW_POLL_SECONDS")
+    )
+    provider_timeout_seconds: float = Field(
+        default=20.0, gt=0, validation_alias=_env("POSTGATE_PROVIDER_TIMEOUT")
+    )
     log_level: str = Field(default="INFO", validation_alias=_env("POSTGATE_LOG_LEVEL"))
 
     @field_validator("approvers", mode="before")

@@ -28,13 +28,17 @@ def validate_draft(draft: Draft, *, now: datetime, tz: ZoneInfo, wants_time: boo
     if not text:
         errors[DraftField.TEXT] = "Write the text of the post."
     elif len(draft.text) > MAX_TEXT_LENGTH:
-        errors[DraftField.TEXT] = f"The text is {len(draft.text):,} characters; the most is {MAX_TEXT_LENGTH:,}."
+        errors[DraftField.TEXT] = (
+            f"The text is {len(draft.text):,} characters; the most is {MAX_TEXT_LENGTH:,}."
+        )
     else:
         too_long = []
         for network in sorted({t.network for t in draft.targets}, key=lambda n: n.text_limit):
             count = count_characters(draft.text, network)
             if count > network.text_limit:
-                too_long.append(f"{network.display_name} allows {network.text_limit:,} ({count - network.text_limit:,} too many)")
+                too_long.append(
+                    f"{network.display_name} allows {network.text_limit:,} ({count - network.text_limit:,} too many)"
+                )
         if too_long:
             errors[DraftField.TEXT] = (
                 f"The text is {len(draft.text):,} characters, too long for " + "; ".join(too_long) + "."
@@ -45,7 +49,9 @@ def validate_draft(draft: Draft, *, now: datetime, tz: ZoneInfo, wants_time: boo
 
     if wants_time:
         if draft.publish_at is None:
-            errors[DraftField.PUBLISH_AT] = "Pick the date and time to publish, or choose “As soon as approved”."
+            errors[DraftField.PUBLISH_AT] = (
+                "Pick the date and time to publish, or choose “As soon as approved”."
+            )
         elif draft.publish_at < now + MIN_LEAD:
             local = draft.publish_at.astimezone(tz)
             errors[DraftField.PUBLISH_AT] = (

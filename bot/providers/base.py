@@ -136,7 +136,9 @@ class HttpProvider:
         while True:
             attempt += 1
             try:
-                return self._request_once(method, path, json=json, params=params, headers=headers, retry_safe=retry_safe)
+                return self._request_once(
+                    method, path, json=json, params=params, headers=headers, retry_safe=retry_safe
+                )
             except ProviderError as error:
                 if not error.retryable or attempt >= self._retry.attempts:
                     raise
@@ -144,7 +146,14 @@ class HttpProvider:
                     raise
                 retry_after = error.retry_after if isinstance(error, ProviderRateLimited) else None
                 delay = self._retry.delay(attempt, retry_after)
-                log.warning("%s %s %s failed (%s); retrying in %.1fs", self.display_name, method, path, error.message, delay)
+                log.warning(
+                    "%s %s %s failed (%s); retrying in %.1fs",
+                    self.display_name,
+                    method,
+                    path,
+                    error.message,
+                    delay,
+                )
                 self._sleep(delay)
 
     def _request_once(
@@ -160,7 +169,9 @@ class HttpProvider:
         try:
             response = self._client.request(method, path, json=json, params=params, headers=headers)
         except _NOT_SENT as error:
-            raise ProviderUnavailable(self.display_name, f"could not connect ({type(error).__name__})") from None
+            raise ProviderUnavailable(
+                self.display_name, f"could not connect ({type(error).__name__})"
+            ) from None
         except httpx.TimeoutException as error:
             raise ProviderOutcomeUnknown(
                 self.display_name, f"no answer in time ({type(error).__name__}); the request may have arrived"
@@ -172,7 +183,9 @@ class HttpProvider:
         body = _json_or_none(response)
         if response.is_success:
             if body is None:
-                raise ProviderOutcomeUnknown(self.display_name, f"answered {response.status_code} without JSON")
+                raise ProviderOutcomeUnknown(
+                    self.display_name, f"answered {response.status_code} without JSON"
+                )
             return body
         message, code = self.error_message(response, body)
         status = response.status_code

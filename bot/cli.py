@@ -1,0 +1,136 @@
+"""The `postgate` command: `run`, `migrate`, `doctor`."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+
+from pydantic import ValidationError
+
+from bot.errors import ConfigError, ProviderError
+from bot.logs import configure_logging
+from bot.settings import Settings
+
+
+def _load_settings() -> Settings:
+    try:
+        return Settings()
+    except ValidationError as error:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']).upper() or 'settings'}: {e['msg']}" for e in error.errors()
+        )
+        raise ConfigError(f"The configuration is not valid: {problems}") from None
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="postgate", description="Draft, approve and publish social posts from Slack."
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("run", help="start the bot (Socket Mode when SLACK_APP_TOKEN is set, else HTTP on $PORT)")
+    sub.add_parser("migrate", help="apply database migrations")
+    sub.add_parser("doctor", help="check the configuration, Slack, the providers and the database")
+    args = parser.parse_args(argv)
+    try:
+        settings = _load_settings()
+        configure_logging(settings.log_level, settings.secret_values())
+        if args.command == "run":
+            from bot.main import run
+
+            return run(settings)
+        if args.command == "migrate":
+            from bot.db.engine import make_engine
+            from bot.db.migrate import current_revision, upgrade
+
+            engine = make_engine(settings.database_url)
+            upgrade(engine)
+            print(f"database is at revision {current_revision(engine)}")
+            return 0
+        return doctor(settings)
+    except ConfigError as error:
+        print(f"postgate: {error}", file=sys.stderr)
+        return 2
+
+
+def doctor(settings: Settings) -> int:
+    """Check everything `run` depends on and say what is wrong in plain words. Exit 1 on any problem."""
+    from slack_sdk.errors import SlackApiError
+
+    from bot.db.engine import make_engine
+    from bot.db.migrate import current_revision
+    from bot.main import slack_clients
+    from bot.providers.registry import build_providers
+
+    logging.getLogger().setLevel(logging.ERROR)
+    problems = 0
+
+    def ok(text: str) -> None:
+        print(f"  ok    {text}")
+
+    def bad(text: str) -> None:
+        nonlocal problems
+        problems += 1
+        print(f"  FAIL  {text}")
+
+    print("Settings")
+    missing = settings.missing_for_run()
+    if missing:
+        bad("missing: " + ", ".join(missing))
+    else:
+        ok("all required settings are present")
+    print(f"  mode  {'Socket Mode' if settings.socket_mode else f'HTTP on port {settings.port}'}")
+
+    print("Database")
+    try:
+        engine = make_engine(settings.database_url)
+        revision = current_revision(engine)
+        if revision is None:
+            bad(
+                f"{engine.url.render_as_string(hide_password=True)} is reachable but not migrated; run `postgate migrate`"
+            )
+        else:
+            ok(f"{engine.url.render_as_string(hide_password=True)} at revision {revision}")
+        engine.dispose()
+    except Exception as error:
+        bad(f"cannot open the database: {type(error).__name__}: {error}")
+
+    print("Slack")
+    if settings.slack_bot_token is None:
+        bad("SLACK_BOT_TOKEN is not set")
+    else:
+        client, _ = slack_clients(settings)
+        try:
+            auth = client.auth_test()
+            ok(f"bot token works: @{auth.get('user')} in workspace {auth.get('team')}")
+            if settings.approval_channel:
+                try:
+                    info = client.conversations_info(channel=settings.approval_channel)
+                    channel = info.get("channel") or {}
+                    ok(f"approval channel #{channel.get('name', settings.approval_channel)} exists")
+                    if channel.get("is_private") and not channel.get("is_member"):
+                        bad("the approval channel is private and the bot is not in it; /invite it there")
+                except SlackApiError as error:
+                    bad(f"approval channel {settings.approval_channel}: {error.response.get('error')}")
+            for approver in settings.approvers:
+                try:
+                    client.users_info(user=approver)
+                except SlackApiError as error:
+                    bad(f"approver {approver}: {error.response.get('error')}")
+        except SlackApiError as error:
+            bad(f"Slack refused the bot token: {error.response.get('error')}")
+        except Exception as error:
+            bad(f"cannot reach Slack at {settings.slack_api_url}: {type(error).__name__}")
+
+    print("Providers")
+    providers = build_providers(settings)
+    if not providers:
+        bad("no provider is configured (set PUBLORA_API_KEY, or POSTGATE_DRY_RUN=true)")
+    for provider in providers.values():
+        try:
+            ok(f"{provider.display_name}: {provider.check_credentials()}")
+        except ProviderError as error:
+            bad(f"{provider.display_name}: {error.message}")
+    print("All good." if problems == 0 else f"{problems} problem(s) found.")
+    return 0 if problems == 0 else 1

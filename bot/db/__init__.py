@@ -1,0 +1,1 @@
+"""Persistence: tables, the engine and session factory, repository functions, Alembic migrations."""

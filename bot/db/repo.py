@@ -1,0 +1,349 @@
+"""Repository functions: every query and write Postgate makes, keyword-only after the session.
+
+Status changes are compare-and-set on the expected old status; dispatch claims take a lease and every
+finishing write is fenced on that lease, so double clicks and several replicas are harmless.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, func, or_, update
+from sqlmodel import Session, col, select
+
+from bot.db.tables import (
+    AccountResult,
+    AuditEvent,
+    Decision,
+    OutboxMessage,
+    Post,
+    PostVersion,
+    PublishAttempt,
+)
+from bot.domain.model import PostStatus
+from bot.errors import PostNotFound
+
+SYSTEM_ACTOR = "postgate"
+
+
+def get_post(session: Session, post_id: int, *, team_id: str | None = None, for_update: bool = False) -> Post:
+    statement = select(Post).where(Post.id == post_id)
+    if team_id is not None:
+        statement = statement.where(Post.team_id == team_id)
+    if for_update:
+        statement = statement.with_for_update()
+    post = session.exec(statement).first()
+    if post is None:
+        raise PostNotFound("That post no longer exists.")
+    return post
+
+
+def get_version(session: Session, *, post_id: int, version: int) -> PostVersion:
+    row = session.exec(
+        select(PostVersion).where(PostVersion.post_id == post_id, PostVersion.version == version)
+    ).one()
+    return row
+
+
+def add_post(
+    session: Session,
+    *,
+    team_id: str,
+    author_id: str,
+    author_tz: str,
+    approval_channel_id: str,
+    text: str,
+    targets: list[dict[str, Any]],
+    requested_time: datetime | None,
+    required_approvals: int,
+    now: datetime,
+) -> Post:
+    post = Post(
+        team_id=team_id,
+        author_id=author_id,
+        author_tz=author_tz,
+        approval_channel_id=approval_channel_id,
+        status=PostStatus.PENDING_APPROVAL,
+        version=1,
+        required_approvals=required_approvals,
+        requested_time=requested_time,
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(post)
+    session.flush()
+    assert post.id is not None
+    session.add(
+        PostVersion(
+            post_id=post.id, version=1, text=text, targets=targets, created_by=author_id, created_at=now
+        )
+    )
+    record_audit(session, post_id=post.id, actor=author_id, action="created", to_status=post.status, at=now)
+    return post
+
+
+def record_audit(
+    session: Session,
+    *,
+    post_id: int,
+    actor: str,
+    action: str,
+    at: datetime,
+    from_status: str | None = None,
+    to_status: str | None = None,
+    detail: str | None = None,
+) -> None:
+    session.add(
+        AuditEvent(
+            post_id=post_id,
+            actor=actor,
+            action=action,
+            from_status=from_status,
+            to_status=to_status,
+            detail=detail,
+            created_at=at,
+        )
+    )
+
+
+def list_audit(session: Session, *, post_id: int) -> list[AuditEvent]:
+    return list(
+        session.exec(select(AuditEvent).where(AuditEvent.post_id == post_id).order_by(col(AuditEvent.id)))
+    )
+
+
+def approvals_for(session: Session, *, post_id: int, version: int) -> list[str]:
+    rows = session.exec(
+        select(Decision.user_id)
+        .where(Decision.post_id == post_id, Decision.version == version, Decision.kind == "approve")
+        .order_by(col(Decision.id))
+    )
+    return list(rows)
+
+
+def decisions_for(session: Session, *, post_id: int) -> list[Decision]:
+    return list(session.exec(select(Decision).where(Decision.post_id == post_id).order_by(col(Decision.id))))
+
+
+def add_decision(
+    session: Session,
+    *,
+    post_id: int,
+    version: int,
+    user_id: str,
+    kind: str,
+    comment: str | None,
+    now: datetime,
+) -> None:
+    session.add(
+        Decision(
+            post_id=post_id, version=version, user_id=user_id, kind=kind, comment=comment, created_at=now
+        )
+    )
+
+
+def enqueue_message(
+    session: Session, *, post_id: int | None, kind: str, payload: dict[str, Any], now: datetime
+) -> None:
+    session.add(
+        OutboxMessage(post_id=post_id, kind=kind, payload=payload, next_attempt_at=now, created_at=now)
+    )
+
+
+# --- dispatch -----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Claim:
+    post_id: int
+    claims: int
+    owner: str
+
+
+def claim_due_posts(
+    session: Session, *, now: datetime, owner: str, lease: timedelta, limit: int
+) -> list[Claim]:
+    """Claim approved posts that are due, and posts whose submission lease expired (a crashed dispatcher).
+
+    One UPDATE … WHERE id IN (SELECT … FOR UPDATE SKIP LOCKED) … RETURNING: on PostgreSQL replicas skip
+    each other's rows; on SQLite the statement runs under BEGIN IMMEDIATE and is atomic all the same.
+    """
+    due = (
+        select(Post.id)
+        .where(
+            or_(
+                and_(col(Post.status) == PostStatus.APPROVED, col(Post.next_action_at) <= now),
+                and_(col(Post.status) == PostStatus.PUBLISHING, col(Post.lease_expires_at) < now),
+            )
+        )
+        .order_by(col(Post.next_action_at), col(Post.id))
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    statement = (
+        update(Post)
+        .where(col(Post.id).in_(due.scalar_subquery()))
+        .where(col(Post.status).in_([PostStatus.APPROVED, PostStatus.PUBLISHING]))
+        .values(
+            status=PostStatus.PUBLISHING,
+            lease_owner=owner,
+            lease_expires_at=now + lease,
+            claims=Post.claims + 1,
+            updated_at=now,
+        )
+        .returning(col(Post.id), col(Post.claims))
+    )
+    rows = session.execute(statement, execution_options={"synchronize_session": False}).all()
+    return [Claim(post_id=row[0], claims=row[1], owner=owner) for row in rows]
+
+
+def claim_follow_ups(
+    session: Session, *, now: datetime, owner: str, lease: timedelta, limit: int
+) -> list[Claim]:
+    """Claim submitted posts whose next status check is due."""
+    due = (
+        select(Post.id)
+        .where(
+            col(Post.status) == PostStatus.SUBMITTED,
+            col(Post.next_action_at) <= now,
+            or_(col(Post.lease_owner).is_(None), col(Post.lease_expires_at) < now),
+        )
+        .order_by(col(Post.next_action_at), col(Post.id))
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    statement = (
+        update(Post)
+        .where(col(Post.id).in_(due.scalar_subquery()))
+        .where(col(Post.status) == PostStatus.SUBMITTED)
+        .values(lease_owner=owner, lease_expires_at=now + lease, updated_at=now)
+        .returning(col(Post.id), col(Post.claims))
+    )
+    rows = session.execute(statement, execution_options={"synchronize_session": False}).all()
+    return [Claim(post_id=row[0], claims=row[1], owner=owner) for row in rows]
+
+
+def fenced_post(session: Session, claim: Claim) -> Post | None:
+    """The claimed post, locked, if this dispatcher still holds the lease; None when it was lost."""
+    post = session.exec(
+        select(Post)
+        .where(Post.id == claim.post_id, Post.lease_owner == claim.owner, Post.claims == claim.claims)
+        .with_for_update()
+    ).first()
+    return post
+
+
+def next_due_time(session: Session) -> datetime | None:
+    """The earliest time the dispatcher has work: a due publication or status check."""
+    value = session.exec(
+        select(func.min(Post.next_action_at)).where(
+            col(Post.status).in_([PostStatus.APPROVED, PostStatus.SUBMITTED])
+        )
+    ).first()
+    lease = session.exec(
+        select(func.min(Post.lease_expires_at)).where(col(Post.status) == PostStatus.PUBLISHING)
+    ).first()
+    candidates = [v for v in (value, lease) if v is not None]
+    if not candidates:
+        return None
+    from bot.clock import as_utc
+
+    return min(as_utc(v) for v in candidates)
+
+
+def attempts_for(session: Session, *, post_id: int, version: int) -> list[PublishAttempt]:
+    return list(
+        session.exec(
+            select(PublishAttempt)
+            .where(PublishAttempt.post_id == post_id, PublishAttempt.version == version)
+            .order_by(col(PublishAttempt.id))
+        )
+    )
+
+
+def results_for(session: Session, *, post_id: int) -> list[AccountResult]:
+    return list(
+        session.exec(
+            select(AccountResult).where(AccountResult.post_id == post_id).order_by(col(AccountResult.id))
+        )
+    )
+
+
+def upsert_result(
+    session: Session,
+    *,
+    attempt: PublishAttempt,
+    account_id: str,
+    status: str,
+    url: str | None,
+    error: str | None,
+    now: datetime,
+) -> None:
+    assert attempt.id is not None
+    row = session.exec(
+        select(AccountResult).where(
+            AccountResult.attempt_id == attempt.id, AccountResult.account_id == account_id
+        )
+    ).first()
+    if row is None:
+        row = AccountResult(
+            attempt_id=attempt.id,
+            post_id=attempt.post_id,
+            account_id=account_id,
+            status=status,
+            updated_at=now,
+        )
+    row.status = status
+    row.url = url
+    row.error = error
+    row.updated_at = now
+    session.add(row)
+
+
+# --- lists for people ---------------------------------------------------------------------------------
+
+
+def list_by_status(
+    session: Session,
+    *,
+    team_id: str,
+    statuses: Iterable[PostStatus],
+    author_id: str | None = None,
+    exclude_author_id: str | None = None,
+    order_by_publish: bool = False,
+    limit: int = 10,
+) -> list[Post]:
+    statement = select(Post).where(Post.team_id == team_id, col(Post.status).in_(list(statuses)))
+    if author_id is not None:
+        statement = statement.where(Post.author_id == author_id)
+    if exclude_author_id is not None:
+        statement = statement.where(Post.author_id != exclude_author_id)
+    if order_by_publish:
+        statement = statement.order_by(col(Post.publish_at), col(Post.id))
+    else:
+        statement = statement.order_by(col(Post.id).desc())
+    return list(session.exec(statement.limit(limit)))
+
+
+def versions_of(session: Session, posts: Sequence[Post]) -> dict[int, PostVersion]:
+    """The current version of each post, in one query."""
+    if not posts:
+        return {}
+    wanted = {(p.id, p.version) for p in posts}
+    rows = session.exec(select(PostVersion).where(col(PostVersion.post_id).in_([p.id for p in posts])))
+    return {row.post_id: row for row in rows if (row.post_id, row.version) in wanted}
+
+
+def approved_by_user(session: Session, *, user_id: str, posts: Sequence[Post]) -> set[int]:
+    if not posts:
+        return set()
+    rows = session.exec(
+        select(Decision.post_id, Decision.version).where(
+            Decision.user_id == user_id, col(Decision.post_id).in_([p.id for p in posts])
+        )
+    )
+    current = {p.id: p.version for p in posts}
+    return {post_id for post_id, version in rows if current.get(post_id) == version}

@@ -1,0 +1,149 @@
+"""The tables. Posts carry their status and dispatch lease; content lives in versions; decisions, publish
+attempts, per-account results and the audit trail are append-mostly records; the outbox holds every Slack
+message a state change owes, written in the same transaction as the change."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, Column, Index, Text, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from bot.db.types import UTCDateTime
+
+
+def _utc_field(*, nullable: bool = True, index: bool = False) -> Any:
+    return Field(default=None, sa_type=UTCDateTime, nullable=nullable, index=index)
+
+
+class Post(SQLModel, table=True):
+    __tablename__ = "post"
+    __table_args__ = (Index("ix_post_status_next_action_at", "status", "next_action_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    team_id: str = Field(max_length=32)
+    author_id: str = Field(max_length=32, index=True)
+    author_tz: str = Field(default="UTC", max_length=64)
+    approval_channel_id: str = Field(max_length=32)
+    message_ts: str | None = Field(default=None, max_length=32)
+    permalink: str | None = Field(default=None, max_length=500)
+    status: str = Field(max_length=32)
+    version: int = Field(default=1)
+    required_approvals: int = Field(default=1)
+    #: None = "as soon as approved".
+    requested_time: datetime | None = _utc_field()
+    #: When the post should go out; set once approved.
+    publish_at: datetime | None = _utc_field()
+    #: When the dispatcher should next act on it (publish, retry or poll the provider).
+    next_action_at: datetime | None = _utc_field()
+    lease_owner: str | None = Field(default=None, max_length=64)
+    lease_expires_at: datetime | None = _utc_field()
+    #: How many times a dispatcher claimed it for submission; fences every finishing update.
+    claims: int = Field(default=0)
+    polls: int = Field(default=0)
+    last_error: str | None = Field(default=None, sa_type=Text)
+    created_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
+    updated_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
+    finished_at: datetime | None = _utc_field()
+
+
+class PostVersion(SQLModel, table=True):
+    __tablename__ = "post_version"
+    __table_args__ = (UniqueConstraint("post_id", "version"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    post_id: int = Field(foreign_key="post.id", index=True)
+    version: int
+    text: str = Field(sa_type=Text)
+    #: [{"provider", "account_id", "network", "name"}]
+    targets: list[dict[str, Any]] = Field(sa_column=Column(JSON, nullable=False))
+    created_by: str = Field(max_length=32)
+    created_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
+
+
+class Decision(SQLModel, table=True):
+    __tablename__ = "decision"
+    __table_args__ = (UniqueConstraint("post_id", "version", "user_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    post_id: int = Field(foreign_key="post.id", index=True)
+    version: int
+    user_id: str = Field(max_length=32)
+    kind: str = Field(max_length=16)
+    comment: str | None = Field(default=None, sa_type=Text)
+    created_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
+
+
+class PublishAttempt(SQLModel, table=True):
+    """One submission of one post version to one provider. Its idempotency key never changes."""
+
+    __tablename__ = "publish_attempt"
+    __table_args__ = (UniqueConstraint("post_id", "version", "provider"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    post_id: int = Field(foreign_key="post.id", index=True)
+    version: int
+    provider: str = Field(max_length=32)
+    account_ids: list[str] = Field(sa_column=Column(JSON, nullable=False))
+    idempotency_key: str = Field(max_length=64, unique=True)
+    #: in_flight → accepted → finished | failed | unknown
+    status: str = Field(max_length=16)
+    tries: int = Field(default=0)
+    #: True once a try may have reached the provider without an answer.
+    maybe_received: bool = Field(default=False)
+    external_id: str | None = Field(default=None, max_length=128)
+    error: str | None = Field(default=None, sa_type=Text)
+    created_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
+    submitted_at: datetime | None = _utc_field()
+    finished_at: datetime | None = _utc_field()
+
+
+class AccountResult(SQLModel, table=True):
+    __tablename__ = "account_result"
+    __table_args__ = (UniqueConstraint("attempt_id", "account_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    attempt_id: int = Field(foreign_key="publish_attempt.id", index=True)
+    post_id: int = Field(foreign_key="post.id", index=True)
+    account_id: str = Field(max_length=128)
+    status: str = Field(max_length=16)
+    url: str | None = Field(default=None, max_length=1000)
+    error: str | None = Field(default=None, sa_type=Text)
+    updated_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
+
+
+class AuditEvent(SQLModel, table=True):
+    """Every state change with its actor and time. Rows are only ever inserted."""
+
+    __tablename__ = "audit_event"
+
+    id: int | None = Field(default=None, primary_key=True)
+    post_id: int = Field(foreign_key="post.id", index=True)
+    actor: str = Field(max_length=32)
+    action: str = Field(max_length=32)
+    from_status: str | None = Field(default=None, max_length=32)
+    to_status: str | None = Field(default=None, max_length=32)
+    detail: str | None = Field(default=None, sa_type=Text)
+    created_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
+
+
+class OutboxMessage(SQLModel, table=True):
+    """A Slack message owed to someone, delivered (with retries) after the transaction that owes it."""
+
+    __tablename__ = "outbox_message"
+    __table_args__ = (Index("ix_outbox_status_next_attempt_at", "status", "next_attempt_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    post_id: int | None = Field(default=None, foreign_key="post.id", index=True)
+    kind: str = Field(max_length=32)
+    payload: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    #: pending → sent | dead
+    status: str = Field(default="pending", max_length=16)
+    attempts: int = Field(default=0)
+    next_attempt_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
+    lease_owner: str | None = Field(default=None, max_length=64)
+    lease_expires_at: datetime | None = _utc_field()
+    last_error: str | None = Field(default=None, sa_type=Text)
+    created_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
+    sent_at: datetime | None = _utc_field()

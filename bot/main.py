@@ -1,0 +1,207 @@
+"""The composition root: builds Postgate's whole object graph from settings, and runs it.
+
+Nothing is built at import time. Every seam (Slack client, HTTP transport, clock, database) is an argument
+of `build`, so tests assemble the same graph with fakes.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import socket
+import threading
+import uuid
+from dataclasses import dataclass
+from types import FrameType
+from typing import Any
+
+import httpx
+from slack_bolt import App
+from slack_bolt.adapter.wsgi import SlackRequestHandler
+from slack_sdk import WebClient
+from slack_sdk.http_retry.builtin_handlers import ConnectionErrorRetryHandler, RateLimitErrorRetryHandler
+from waitress.server import create_server
+
+from bot.clock import Clock, SystemClock
+from bot.db.engine import Database, make_engine
+from bot.db.migrate import upgrade
+from bot.domain.approval import ApprovalPolicy
+from bot.errors import ConfigError
+from bot.providers.base import Provider
+from bot.providers.registry import build_providers
+from bot.scheduler.dispatcher import Dispatcher, DispatchTuning
+from bot.scheduler.runner import SchedulerRunner
+from bot.services.container import Services
+from bot.services.directory import AccountDirectory, UserDirectory
+from bot.services.outbox import SlackOutbox
+from bot.services.posts import PostService
+from bot.settings import Settings
+from bot.slack.app import build_app
+from bot.web import WebApp
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Postgate:
+    settings: Settings
+    db: Database
+    clock: Clock
+    providers: dict[str, Provider]
+    services: Services
+    outbox: SlackOutbox
+    dispatcher: Dispatcher
+    runner: SchedulerRunner
+    bolt: App
+    web: WebApp
+
+
+def slack_clients(settings: Settings) -> tuple[WebClient, WebClient]:
+    """(interactive, background). The interactive client retries one 429 (inside the 3 s budget); the
+    background one never sleeps, because the outbox reschedules on Slack's Retry-After instead."""
+    token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else None
+    interactive = WebClient(
+        token=token,
+        base_url=settings.slack_api_url,
+        timeout=10,
+        retry_handlers=[ConnectionErrorRetryHandler(), RateLimitErrorRetryHandler(max_retry_count=1)],
+    )
+    background = WebClient(
+        token=token,
+        base_url=settings.slack_api_url,
+        timeout=15,
+        retry_handlers=[ConnectionErrorRetryHandler()],
+    )
+    return interactive, background
+
+
+def build(
+    settings: Settings,
+    *,
+    clock: Clock | None = None,
+    transport: httpx.BaseTransport | None = None,
+    clients: tuple[WebClient, WebClient] | None = None,
+    database: Database | None = None,
+    providers: dict[str, Provider] | None = None,
+    owner: str | None = None,
+) -> Postgate:
+    if not settings.approval_channel:
+        raise ConfigError("POSTGATE_APPROVAL_CHANNEL is not set")
+    clock = clock or SystemClock()
+    owner = owner or f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+    db = database or Database(make_engine(settings.database_url))
+    interactive, background = clients or slack_clients(settings)
+    providers = providers if providers is not None else build_providers(settings, transport=transport)
+    accounts = AccountDirectory(providers)
+    users = UserDirectory(interactive)
+    outbox = SlackOutbox(db=db, client=background, clock=clock, owner=owner)
+    runner_ref: dict[str, SchedulerRunner] = {}
+    dispatcher = Dispatcher(
+        db=db,
+        providers=providers,
+        accounts=accounts,
+        clock=clock,
+        owner=owner,
+        tuning=DispatchTuning(follow_poll=_seconds(settings.follow_poll_seconds)),
+        on_outbox=lambda: runner_ref["runner"].wake_outbox(),
+    )
+    runner = SchedulerRunner(
+        dispatch_step=dispatcher.run_once,
+        dispatch_next_due=dispatcher.next_due_time,
+        outbox_step=outbox.deliver_due,
+        outbox_next_due=outbox.next_due_time,
+        clock=clock,
+        sweep_seconds=settings.sweep_seconds,
+    )
+    runner_ref["runner"] = runner
+    policy = ApprovalPolicy(
+        approvers=frozenset(settings.approvers), required_approvals=settings.required_approvals
+    )
+    posts = PostService(
+        db=db, clock=clock, policy=policy, approval_channel=settings.approval_channel, waker=runner
+    )
+    services = Services(posts=posts, accounts=accounts, users=users, clock=clock)
+    signing_secret = (
+        settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else None
+    )
+    bolt = build_app(services=services, client=interactive, signing_secret=signing_secret)
+
+    def health() -> dict[str, bool]:
+        return {"database": db.ping(), "scheduler": runner.running}
+
+    web = WebApp(
+        health=health,
+        slack_handler=None if settings.socket_mode else SlackRequestHandler(bolt),
+        signing_secret=None if settings.socket_mode else signing_secret,
+    )
+    return Postgate(
+        settings=settings,
+        db=db,
+        clock=clock,
+        providers=providers,
+        services=services,
+        outbox=outbox,
+        dispatcher=dispatcher,
+        runner=runner,
+        bolt=bolt,
+        web=web,
+    )
+
+
+def _seconds(value: float) -> Any:
+    from datetime import timedelta
+
+    return timedelta(seconds=value)
+
+
+class _Stop(Exception):
+    pass
+
+
+def run(settings: Settings) -> int:
+    """`postgate run`: migrate, start the scheduler, then serve Slack (Socket Mode or HTTP) until SIGTERM."""
+    missing = settings.missing_for_run()
+    if missing:
+        raise ConfigError("Postgate cannot start; set " + ", ".join(missing) + " (see .env.example).")
+    app = build(settings)
+    upgrade(app.db.engine)
+    app.runner.start()
+    server = create_server(
+        app.web,
+        host=settings.host,
+        port=settings.port,
+        threads=16,
+        ident="postgate",
+        clear_untrusted_proxy_headers=True,
+    )
+    socket_handler = None
+    if settings.socket_mode:
+        from slack_bolt.adapter.socket_mode import SocketModeHandler
+
+        assert settings.slack_app_token is not None
+        socket_handler = SocketModeHandler(app.bolt, settings.slack_app_token.get_secret_value())
+        socket_handler.connect()
+        log.info("connected to Slack in Socket Mode; health on :%s/healthz", settings.port)
+    else:
+        log.info("serving Slack on http://%s:%s/slack/events", settings.host, settings.port)
+
+    def stop(signum: int, _frame: FrameType | None) -> None:
+        raise _Stop(signal.Signals(signum).name)
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, stop)
+        signal.signal(signal.SIGINT, stop)
+    try:
+        server.run()
+    except _Stop as reason:
+        log.info("stopping (%s)", reason)
+    finally:
+        if socket_handler is not None:
+            socket_handler.close()
+        server.close()
+        # Let in-flight submissions finish and record their outcome before the database goes.
+        app.runner.shutdown(wait=True)
+        app.outbox.deliver_due()
+        app.db.dispose()
+    return 0

@@ -1,0 +1,549 @@
+"""The dispatcher: claims due posts, submits each to its providers, follows them until live or failed.
+
+Every step is a short transaction committed before any provider call: a claim (lease), "about to send"
+(the attempt is marked as possibly received), then the outcome, fenced on the lease so a dispatcher that
+lost its lease changes nothing. An attempt whose outcome is unknown is resubmitted only to a provider that
+de-duplicates by idempotency key; otherwise the post is handed to a human.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections import defaultdict
+from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlmodel import Session
+
+from bot.clock import Clock
+from bot.db import repo
+from bot.db.engine import Database
+from bot.db.repo import SYSTEM_ACTOR, Claim
+from bot.db.tables import Post, PublishAttempt
+from bot.domain.approval import Event, next_status
+from bot.domain.model import Account, AccountOutcome, PostStatus
+from bot.domain.networks import Network
+from bot.errors import ProviderError, ProviderOutcomeUnknown
+from bot.providers.base import Provider, SubmitRequest
+from bot.services.directory import AccountDirectory
+from bot.services.outbox import Kind
+from bot.services.snapshot import load_snapshot
+from bot.slack.views import approval as messages
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class DispatchTuning:
+    lease: timedelta = timedelta(minutes=5)
+    batch: int = 20
+    workers: int = 4
+    follow_poll: timedelta = timedelta(seconds=30)
+    follow_poll_max: timedelta = timedelta(minutes=5)
+    follow_timeout: timedelta = timedelta(hours=24)
+    late_after: timedelta = timedelta(seconds=60)
+    max_submit_tries: int = 8
+    retry_base: timedelta = timedelta(seconds=15)
+    retry_max: timedelta = timedelta(minutes=10)
+    # Publora's idempotency keys live 24 h; stop resubmitting well before they expire.
+    idempotency_window: timedelta = timedelta(hours=20)
+
+
+class Dispatcher:
+    def __init__(
+        self,
+        *,
+        db: Database,
+        providers: Mapping[str, Provider],
+        accounts: AccountDirectory,
+        clock: Clock,
+        owner: str,
+        tuning: DispatchTuning | None = None,
+        on_outbox: Any = None,
+    ) -> None:
+        self._db = db
+        self._providers = providers
+        self._accounts = accounts
+        self._clock = clock
+        self._owner = owner
+        self._tuning = tuning or DispatchTuning()
+        self._on_outbox = on_outbox or (lambda: None)
+
+    # --- entry points ------------------------------------------------------------------------------
+
+    def run_once(self) -> bool:
+        """Claim and process what is due now. True when a full batch was claimed (run again at once)."""
+        now = self._clock.now()
+        t = self._tuning
+        with self._db.write() as session:
+            due = repo.claim_due_posts(session, now=now, owner=self._owner, lease=t.lease, limit=t.batch)
+        with self._db.write() as session:
+            follow = repo.claim_follow_ups(session, now=now, owner=self._owner, lease=t.lease, limit=t.batch)
+        work = [(self._submit, c) for c in due] + [(self._follow, c) for c in follow]
+        if work:
+            with ThreadPoolExecutor(
+                max_workers=min(t.workers, len(work)), thread_name_prefix="dispatch"
+            ) as pool:
+                for future in [pool.submit(self._guarded, fn, claim) for fn, claim in work]:
+                    future.result()
+            self._on_outbox()
+        return len(due) == t.batch or len(follow) == t.batch
+
+    def next_due_time(self) -> datetime | None:
+        with self._db.read() as session:
+            return repo.next_due_time(session)
+
+    def _guarded(self, fn: Any, claim: Claim) -> None:
+        try:
+            fn(claim)
+        except Exception:
+            # The lease expires and the post is picked up again; one bad post must not stop the batch.
+            log.exception("dispatching post %s failed", claim.post_id)
+
+    # --- submission ----------------------------------------------------------------------------------
+
+    def _submit(self, claim: Claim) -> None:
+        now = self._clock.now()
+        with self._db.write() as session:
+            post = repo.fenced_post(session, claim)
+            if post is None:
+                return
+            version = repo.get_version(session, post_id=claim.post_id, version=post.version)
+            attempts = self._ensure_attempts(session, post, version.targets, now)
+            if (
+                post.claims == 1
+                and post.publish_at is not None
+                and now - post.publish_at > self._tuning.late_after
+            ):
+                self._owe_thread(
+                    session,
+                    post,
+                    messages.build_late_note(
+                        due=post.publish_at, late_seconds=(now - post.publish_at).total_seconds()
+                    ),
+                    now,
+                )
+            text = version.text
+            publish_at = max(post.publish_at or now, now)
+            pending = [a for a in attempts if a.status == "in_flight"]
+        unknown_reasons: list[str] = []
+        for attempt in pending:
+            provider = self._providers.get(attempt.provider)
+            if provider is None:
+                self._record_failure(
+                    claim, attempt, f"{attempt.provider} is no longer configured in Postgate."
+                )
+                continue
+            if attempt.maybe_received and not provider.idempotent_submit:
+                unknown_reasons.append(
+                    f"Postgate stopped while handing it to {provider.display_name}, which cannot tell duplicates apart."
+                )
+                continue
+            if not self._mark_sending(claim, attempt):
+                return  # lease lost
+            request = SubmitRequest(
+                text=text,
+                account_ids=tuple(attempt.account_ids),
+                publish_at=publish_at,
+                idempotency_key=attempt.idempotency_key,
+            )
+            try:
+                receipt = provider.submit(request)
+            except ProviderOutcomeUnknown as error:
+                self._record_retry(claim, attempt, error, maybe_received=True)
+                if not provider.idempotent_submit:
+                    unknown_reasons.append(f"{provider.display_name} may have received it: {error.message}")
+            except ProviderError as error:
+                if error.retryable:
+                    self._record_retry(claim, attempt, error, maybe_received=False)
+                else:
+                    self._record_failure(
+                        claim, attempt, f"{provider.display_name} refused it: {error.message}"
+                    )
+            else:
+                with self._db.write() as session:
+                    if repo.fenced_post(session, claim) is None:
+                        return
+                    row = session.get(PublishAttempt, attempt.id)
+                    assert row is not None
+                    row.status = "accepted"
+                    row.maybe_received = True
+                    row.external_id = receipt.external_id
+                    row.submitted_at = self._clock.now()
+                    row.error = None
+                    session.add(row)
+                    repo.record_audit(
+                        session,
+                        post_id=claim.post_id,
+                        actor=SYSTEM_ACTOR,
+                        action="submitted",
+                        detail=f"{provider.name} {receipt.external_id}"
+                        + "".join(f"; {n}" for n in receipt.notes),
+                        at=self._clock.now(),
+                    )
+        self._settle_submission(claim, unknown_reasons)
+
+    def _ensure_attempts(
+        self, session: Session, post: Post, targets: list[dict[str, Any]], now: datetime
+    ) -> list[PublishAttempt]:
+        assert post.id is not None
+        existing = {a.provider: a for a in repo.attempts_for(session, post_id=post.id, version=post.version)}
+        by_provider: dict[str, list[str]] = defaultdict(list)
+        for target in targets:
+            by_provider[str(target["provider"])].append(str(target["account_id"]))
+        for provider, account_ids in by_provider.items():
+            if provider not in existing:
+                attempt = PublishAttempt(
+                    post_id=post.id,
+                    version=post.version,
+                    provider=provider,
+                    account_ids=account_ids,
+                    idempotency_key=f"postgate-{post.id}-{post.version}-{provider}-{uuid.uuid4().hex}",
+                    status="in_flight",
+                    created_at=now,
+                )
+                session.add(attempt)
+                existing[provider] = attempt
+        session.flush()
+        return list(existing.values())
+
+    def _mark_sending(self, claim: Claim, attempt: PublishAttempt) -> bool:
+        """Commit "this may reach the provider" before the call, so a crash cannot hide a sent request."""
+        with self._db.write() as session:
+            if repo.fenced_post(session, claim) is None:
+                return False
+            row = session.get(PublishAttempt, attempt.id)
+            assert row is not None
+            row.tries += 1
+            row.maybe_received = True
+            session.add(row)
+            attempt.tries = row.tries
+        return True
+
+    def _record_retry(
+        self, claim: Claim, attempt: PublishAttempt, error: ProviderError, *, maybe_received: bool
+    ) -> None:
+        log.warning("post %s: %s (try %s)", claim.post_id, error, attempt.tries)
+        with self._db.write() as session:
+            if repo.fenced_post(session, claim) is None:
+                return
+            row = session.get(PublishAttempt, attempt.id)
+            assert row is not None
+            row.error = error.message
+            row.maybe_received = row.maybe_received and maybe_received
+            session.add(row)
+
+    def _record_failure(self, claim: Claim, attempt: PublishAttempt, reason: str) -> None:
+        now = self._clock.now()
+        with self._db.write() as session:
+            if repo.fenced_post(session, claim) is None:
+                return
+            row = session.get(PublishAttempt, attempt.id)
+            assert row is not None
+            row.status = "failed"
+            row.error = reason
+            row.maybe_received = False
+            row.finished_at = now
+            session.add(row)
+            for account_id in row.account_ids:
+                repo.upsert_result(
+                    session,
+                    attempt=row,
+                    account_id=account_id,
+                    status="failed",
+                    url=None,
+                    error=reason,
+                    now=now,
+                )
+
+    def _settle_submission(self, claim: Claim, unknown_reasons: list[str]) -> None:
+        now = self._clock.now()
+        t = self._tuning
+        with self._db.write() as session:
+            post = repo.fenced_post(session, claim)
+            if post is None:
+                return
+            attempts = repo.attempts_for(session, post_id=claim.post_id, version=post.version)
+            in_flight = [a for a in attempts if a.status == "in_flight"]
+            accepted = [a for a in attempts if a.status == "accepted"]
+            current = PostStatus(post.status)
+            if unknown_reasons:
+                self._needs_attention(session, post, " ".join(unknown_reasons), now)
+            elif in_flight:
+                first_try = min(a.created_at for a in in_flight)
+                exhausted = (
+                    any(a.tries >= t.max_submit_tries for a in in_flight)
+                    or now - first_try > t.idempotency_window
+                )
+                if exhausted:
+                    if any(a.maybe_received for a in in_flight):
+                        reason = "; ".join(f"{a.provider}: {a.error}" for a in in_flight)
+                        self._needs_attention(
+                            session,
+                            post,
+                            f"The provider kept failing and Postgate cannot tell whether it received the post ({reason}).",
+                            now,
+                        )
+                    else:
+                        for a in in_flight:
+                            a.status = "failed"
+                            a.finished_at = now
+                            session.add(a)
+                            for account_id in a.account_ids:
+                                repo.upsert_result(
+                                    session,
+                                    attempt=a,
+                                    account_id=account_id,
+                                    status="failed",
+                                    url=None,
+                                    error=f"could not reach the provider: {a.error}",
+                                    now=now,
+                                )
+                        if accepted:
+                            self._to_submitted(session, post, now)
+                        else:
+                            self._finish(
+                                session, post, PostStatus.FAILED, now, error="No provider accepted the post."
+                            )
+                else:
+                    delay = min(
+                        t.retry_max, t.retry_base * (2 ** max(0, max(a.tries for a in in_flight) - 1))
+                    )
+                    post.status = next_status(current, Event.RETRY_LATER)
+                    post.next_action_at = now + delay
+                    post.lease_owner = None
+                    post.lease_expires_at = None
+                    post.last_error = "; ".join(f"{a.provider}: {a.error}" for a in in_flight)
+                    post.updated_at = now
+                    session.add(post)
+                    repo.record_audit(
+                        session,
+                        post_id=claim.post_id,
+                        actor=SYSTEM_ACTOR,
+                        action="retry_scheduled",
+                        from_status=current,
+                        to_status=post.status,
+                        detail=post.last_error,
+                        at=now,
+                    )
+            elif accepted:
+                self._to_submitted(session, post, now)
+            else:
+                self._finish(
+                    session, post, PostStatus.FAILED, now, error="; ".join(a.error or "" for a in attempts)
+                )
+
+    def _to_submitted(self, session: Session, post: Post, now: datetime) -> None:
+        current = PostStatus(post.status)
+        post.status = next_status(current, Event.SUBMITTED)
+        post.next_action_at = max(post.publish_at or now, now) + self._tuning.follow_poll
+        post.lease_owner = None
+        post.lease_expires_at = None
+        post.polls = 0
+        post.last_error = None
+        post.updated_at = now
+        session.add(post)
+        assert post.id is not None
+        repo.record_audit(
+            session,
+            post_id=post.id,
+            actor=SYSTEM_ACTOR,
+            action="handed_to_provider",
+            from_status=current,
+            to_status=post.status,
+            at=now,
+        )
+        repo.enqueue_message(session, post_id=post.id, kind=Kind.ROOT_REFRESH, payload={}, now=now)
+
+    # --- following ---------------------------------------------------------------------------------
+
+    def _follow(self, claim: Claim) -> None:
+        now = self._clock.now()
+        with self._db.read() as session:
+            post = repo.get_post(session, claim.post_id)
+            version = repo.get_version(session, post_id=claim.post_id, version=post.version)
+            attempts = [
+                a
+                for a in repo.attempts_for(session, post_id=claim.post_id, version=post.version)
+                if a.status == "accepted"
+            ]
+        updates: list[tuple[PublishAttempt, list[tuple[str, str, str | None, str | None]], bool]] = []
+        for attempt in attempts:
+            provider = self._providers.get(attempt.provider)
+            if provider is None or attempt.external_id is None:
+                continue
+            accounts = self._accounts_for(attempt, version.targets)
+            try:
+                state = provider.fetch_state(attempt.external_id, accounts)
+            except ProviderError as error:
+                log.warning(
+                    "post %s: checking %s failed: %s", claim.post_id, provider.display_name, error.message
+                )
+                continue
+            rows = [(r.account_id, r.outcome.value, r.url, r.error) for r in state.results]
+            updates.append((attempt, rows, state.done))
+        with self._db.write() as session:
+            post = repo.fenced_post(session, claim)
+            if post is None:
+                return
+            for attempt, rows, done in updates:
+                row = session.get(PublishAttempt, attempt.id)
+                assert row is not None
+                for account_id, status, url, error in rows:
+                    repo.upsert_result(
+                        session,
+                        attempt=row,
+                        account_id=account_id,
+                        status=status,
+                        url=url,
+                        error=error,
+                        now=now,
+                    )
+                if done:
+                    row.status = "finished"
+                    row.finished_at = now
+                    session.add(row)
+            session.flush()
+            remaining = [
+                a
+                for a in repo.attempts_for(session, post_id=claim.post_id, version=post.version)
+                if a.status in ("accepted", "in_flight")
+            ]
+            if not remaining:
+                results = repo.results_for(session, post_id=claim.post_id)
+                live = sum(1 for r in results if r.status == AccountOutcome.PUBLISHED)
+                final = (
+                    PostStatus.PUBLISHED
+                    if live == len(results) and live
+                    else (PostStatus.PARTIALLY_PUBLISHED if live else PostStatus.FAILED)
+                )
+                self._finish(session, post, final, now)
+                return
+            first_submit = min((a.submitted_at for a in remaining if a.submitted_at), default=now)
+            if now - first_submit > self._tuning.follow_timeout:
+                self._needs_attention(
+                    session, post, "The provider has not said for a day whether the post went live.", now
+                )
+                return
+            post.polls += 1
+            delay = min(self._tuning.follow_poll_max, self._tuning.follow_poll * (2 ** (post.polls // 10)))
+            post.next_action_at = now + delay
+            post.lease_owner = None
+            post.lease_expires_at = None
+            post.updated_at = now
+            session.add(post)
+
+    def _accounts_for(self, attempt: PublishAttempt, targets: list[dict[str, Any]]) -> list[Account]:
+        known = {
+            a.account_id: a
+            for p in self._accounts.cached() or []
+            if p.provider == attempt.provider
+            for a in p.accounts
+        }
+        accounts = []
+        for target in targets:
+            if target["provider"] != attempt.provider:
+                continue
+            account_id = str(target["account_id"])
+            network = Network.parse(str(target.get("network", ""))) or Network.X
+            accounts.append(
+                known.get(account_id)
+                or Account(
+                    provider=attempt.provider,
+                    account_id=account_id,
+                    network=network,
+                    name=str(target.get("name", account_id)),
+                )
+            )
+        return accounts
+
+    # --- endings -----------------------------------------------------------------------------------
+
+    def _finish(
+        self, session: Session, post: Post, status: PostStatus, now: datetime, *, error: str | None = None
+    ) -> None:
+        current = PostStatus(post.status)
+        event = {
+            PostStatus.PUBLISHED: Event.PUBLISHED,
+            PostStatus.PARTIALLY_PUBLISHED: Event.PARTIALLY_PUBLISHED,
+            PostStatus.FAILED: Event.FAILED,
+        }[status]
+        post.status = next_status(current, event)
+        post.finished_at = now
+        post.next_action_at = None
+        post.lease_owner = None
+        post.lease_expires_at = None
+        post.last_error = error
+        post.updated_at = now
+        session.add(post)
+        assert post.id is not None
+        repo.record_audit(
+            session,
+            post_id=post.id,
+            actor=SYSTEM_ACTOR,
+            action=status.value,
+            from_status=current,
+            to_status=post.status,
+            detail=error,
+            at=now,
+        )
+        session.flush()
+        snapshot = load_snapshot(session, post)
+        repo.enqueue_message(session, post_id=post.id, kind=Kind.ROOT_REFRESH, payload={}, now=now)
+        self._owe_thread(session, post, messages.build_report_reply(snapshot), now)
+        repo.enqueue_message(
+            session,
+            post_id=post.id,
+            kind=Kind.DM,
+            payload={"user": post.author_id, "message": messages.build_author_update(snapshot)},
+            now=now,
+        )
+        log.info("post %s finished: %s", post.id, status.value)
+
+    def _needs_attention(self, session: Session, post: Post, reason: str, now: datetime) -> None:
+        current = PostStatus(post.status)
+        post.status = next_status(current, Event.OUTCOME_UNKNOWN)
+        post.finished_at = now
+        post.next_action_at = None
+        post.lease_owner = None
+        post.lease_expires_at = None
+        post.last_error = reason
+        post.updated_at = now
+        session.add(post)
+        assert post.id is not None
+        for attempt in repo.attempts_for(session, post_id=post.id, version=post.version):
+            if attempt.status in ("in_flight", "accepted"):
+                attempt.status = "unknown"
+                session.add(attempt)
+        repo.record_audit(
+            session,
+            post_id=post.id,
+            actor=SYSTEM_ACTOR,
+            action="needs_attention",
+            from_status=current,
+            to_status=post.status,
+            detail=reason,
+            at=now,
+        )
+        session.flush()
+        snapshot = load_snapshot(session, post)
+        repo.enqueue_message(session, post_id=post.id, kind=Kind.ROOT_REFRESH, payload={}, now=now)
+        self._owe_thread(session, post, messages.build_needs_attention_reply(reason=reason), now)
+        repo.enqueue_message(
+            session,
+            post_id=post.id,
+            kind=Kind.DM,
+            payload={"user": post.author_id, "message": messages.build_author_update(snapshot)},
+            now=now,
+        )
+        log.warning("post %s needs attention: %s", post.id, reason)
+
+    @staticmethod
+    def _owe_thread(session: Session, post: Post, message: dict[str, Any], now: datetime) -> None:
+        repo.enqueue_message(
+            session, post_id=post.id, kind=Kind.THREAD_REPLY, payload={"message": message}, now=now
+        )

@@ -1,0 +1,130 @@
+"""APScheduler 3 as a ticker: two in-memory jobs (dispatch, outbox) on a sweep interval, woken early for
+the exact due time of the next post. The database holds the queue; nothing here needs to survive a restart."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
+from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.jobstores.memory import MemoryJobStore
+from apscheduler.schedulers.background import BackgroundScheduler
+
+from bot.clock import Clock, as_utc
+
+log = logging.getLogger(__name__)
+
+DISPATCH = "dispatch"
+OUTBOX = "outbox"
+
+
+class _Loop:
+    """One job's body: runs its step until no work is left, then asks to be woken for the next due time.
+
+    A wake that arrives while the step runs sets `dirty`, and the loop goes round again instead of losing
+    the wake to APScheduler's max_instances=1.
+    """
+
+    def __init__(self, name: str, step: Callable[[], bool], next_due: Callable[[], datetime | None]) -> None:
+        self.name = name
+        self.step = step
+        self.next_due = next_due
+        self.dirty = threading.Event()
+        self.runs = 0
+
+    def __call__(self, runner: SchedulerRunner) -> None:
+        for _ in range(1000):  # bounded: a backlog larger than this waits for the next tick
+            self.dirty.clear()
+            try:
+                more = self.step()
+            except Exception:
+                log.exception("%s step failed", self.name)
+                more = False
+            self.runs += 1
+            if not more and not self.dirty.is_set():
+                break
+        try:
+            due = self.next_due()
+        except Exception:
+            log.exception("%s: reading the next due time failed", self.name)
+            due = None
+        if due is not None:
+            runner.wake(self.name, due)
+
+
+class SchedulerRunner:
+    def __init__(
+        self,
+        *,
+        dispatch_step: Callable[[], bool],
+        dispatch_next_due: Callable[[], datetime | None],
+        outbox_step: Callable[[], bool],
+        outbox_next_due: Callable[[], datetime | None],
+        clock: Clock,
+        sweep_seconds: float = 30.0,
+    ) -> None:
+        self._clock = clock
+        self._sweep = sweep_seconds
+        self._loops = {
+            DISPATCH: _Loop(DISPATCH, dispatch_step, dispatch_next_due),
+            OUTBOX: _Loop(OUTBOX, outbox_step, outbox_next_due),
+        }
+        self._lock = threading.Lock()
+        self._scheduler = BackgroundScheduler(
+            jobstores={"default": MemoryJobStore()},
+            executors={"default": ThreadPoolExecutor(max_workers=4)},
+            job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
+            timezone=UTC,
+        )
+
+    @property
+    def running(self) -> bool:
+        return bool(self._scheduler.running)
+
+    def loop_runs(self, name: str) -> int:
+        return self._loops[name].runs
+
+    def start(self) -> None:
+        now = self._clock.now()
+        for name, loop in self._loops.items():
+            # next_run_time=now: catch up at start-up on whatever came due while Postgate was down.
+            self._scheduler.add_job(
+                loop,
+                "interval",
+                args=[self],
+                seconds=self._sweep,
+                id=name,
+                next_run_time=now,
+                replace_existing=True,
+            )
+        self._scheduler.start()
+        log.info("scheduler started (sweep every %ss)", self._sweep)
+
+    def shutdown(self, *, wait: bool = True) -> None:
+        if self._scheduler.running:
+            self._scheduler.shutdown(wait=wait)
+
+    def wake(self, name: str, at: datetime | None = None) -> None:
+        """Run job `name` at `at` (default now) unless it is already due sooner. Never postpones."""
+        if not self._scheduler.running:
+            return
+        loop = self._loops[name]
+        target = as_utc(at) if at is not None else self._clock.now()
+        if target <= self._clock.now() + timedelta(milliseconds=5):
+            loop.dirty.set()
+        with self._lock:
+            job = self._scheduler.get_job(name)
+            if job is None:
+                return
+            current = job.next_run_time
+            if current is None or target < current:
+                job.modify(next_run_time=target)
+
+    # The waker interface the services use.
+    def wake_dispatcher(self, at: datetime | None = None) -> None:
+        self.wake(DISPATCH, at)
+
+    def wake_outbox(self) -> None:
+        self.wake(OUTBOX)

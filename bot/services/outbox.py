@@ -1,0 +1,272 @@
+"""The Slack outbox: delivers every message a state change owes, in order per post, with retries.
+
+Rows are written in the transaction of the change they report. Delivery claims a row with a short lease,
+sends it, and marks it sent; a 429 waits for Slack's Retry-After, a 5xx or network failure backs off, and
+a permanent Slack error parks the row as dead with its reason (never silently dropped). The root approval
+message is rendered from the post's current state at delivery, so pending refreshes collapse into one.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError, SlackClientError
+from sqlalchemy import and_, or_, update
+from sqlmodel import Session, col, select
+
+from bot.clock import Clock
+from bot.db import repo
+from bot.db.engine import Database
+from bot.db.tables import OutboxMessage, Post
+from bot.services.snapshot import load_snapshot
+from bot.slack.views import approval as messages
+
+log = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 15
+LEASE = timedelta(seconds=60)
+# Slack errors that another try will not fix.
+_RETRYABLE_ERRORS = {"ratelimited", "internal_error", "fatal_error", "service_unavailable", "request_timeout"}
+
+
+class Kind(StrEnum):
+    APPROVAL_REQUEST = "approval_request"
+    AUTHOR_CONFIRMATION = "author_confirmation"
+    ROOT_REFRESH = "root_refresh"
+    THREAD_REPLY = "thread_reply"
+    DM = "dm"
+
+
+class NotReady(Exception):
+    """The row depends on an earlier one (the root message) that has not been delivered yet."""
+
+
+class SlackOutbox:
+    def __init__(self, *, db: Database, client: WebClient, clock: Clock, owner: str, batch: int = 50) -> None:
+        self._db = db
+        self._client = client
+        self._clock = clock
+        self._owner = owner
+        self._batch = batch
+
+    def deliver_due(self) -> bool:
+        """Deliver what is due. True when a full batch was found, so the caller should run again."""
+        now = self._clock.now()
+        with self._db.read() as session:
+            rows = list(
+                session.exec(
+                    select(OutboxMessage)
+                    .where(OutboxMessage.status == "pending", col(OutboxMessage.next_attempt_at) <= now)
+                    .order_by(col(OutboxMessage.id))
+                    .limit(self._batch)
+                )
+            )
+        blocked_posts: set[int] = set()
+        for row in rows:
+            if row.post_id is not None and row.post_id in blocked_posts:
+                continue
+            if not self._deliver_one(row):
+                if row.post_id is not None:
+                    # Later messages of this post must not overtake the one that failed.
+                    blocked_posts.add(row.post_id)
+        return len(rows) == self._batch
+
+    def next_due_time(self) -> datetime | None:
+        with self._db.read() as session:
+            row = session.exec(
+                select(OutboxMessage.next_attempt_at)
+                .where(OutboxMessage.status == "pending")
+                .order_by(col(OutboxMessage.next_attempt_at))
+                .limit(1)
+            ).first()
+        return row
+
+    def pending_count(self) -> int:
+        with self._db.read() as session:
+            return len(list(session.exec(select(OutboxMessage.id).where(OutboxMessage.status == "pending"))))
+
+    def _claim(self, row_id: int, now: datetime) -> bool:
+        with self._db.write() as session:
+            result = session.execute(
+                update(OutboxMessage)
+                .where(
+                    col(OutboxMessage.id) == row_id,
+                    col(OutboxMessage.status) == "pending",
+                    or_(col(OutboxMessage.lease_owner).is_(None), col(OutboxMessage.lease_expires_at) < now),
+                )
+                .values(lease_owner=self._owner, lease_expires_at=now + LEASE),
+                execution_options={"synchronize_session": False},
+            )
+            return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    def _deliver_one(self, row: OutboxMessage) -> bool:
+        assert row.id is not None
+        now = self._clock.now()
+        if not self._claim(row.id, now):
+            return False
+        try:
+            self._send(row)
+        except NotReady:
+            self._retry(row, now, "waiting for the approval message to be posted", delay=2.0)
+            return False
+        except SlackApiError as error:
+            code = str(error.response.get("error", "")) if error.response is not None else ""
+            status = error.response.status_code if error.response is not None else 0
+            if status == 429 or status >= 500 or code in _RETRYABLE_ERRORS:
+                retry_after = _retry_after(error)
+                self._retry(row, now, f"Slack answered {status} {code}", delay=retry_after)
+            else:
+                self._dead(row, now, f"Slack refused it: {code or status}")
+            return False
+        except (SlackClientError, OSError) as error:
+            self._retry(row, now, f"could not reach Slack ({type(error).__name__})")
+            return False
+        except Exception as error:
+            log.exception("outbox message %s (%s) crashed", row.id, row.kind)
+            self._retry(row, now, f"unexpected error {type(error).__name__}")
+            return False
+        self._mark_sent(row, now)
+        return True
+
+    def _send(self, row: OutboxMessage) -> None:
+        kind = Kind(row.kind)
+        if kind is Kind.DM:
+            message = row.payload["message"]
+            self._client.chat_postMessage(
+                channel=row.payload["user"], text=message["text"], blocks=message["blocks"]
+            )
+            return
+        assert row.post_id is not None
+        with self._db.read() as session:
+            post = repo.get_post(session, row.post_id)
+            snapshot = load_snapshot(session, post)
+        if kind is Kind.APPROVAL_REQUEST:
+            if post.message_ts is not None:
+                return  # delivered before a crash; the ts was saved
+            message = messages.build_root_message(snapshot)
+            response = self._client.chat_postMessage(
+                channel=post.approval_channel_id,
+                text=message["text"],
+                blocks=message["blocks"],
+                unfurl_links=False,
+                unfurl_media=False,
+                metadata={"event_type": "postgate_post", "event_payload": {"post_id": post.id}},
+            )
+            ts = str(response["ts"])
+            channel = str(response.get("channel") or post.approval_channel_id)
+            permalink = self._permalink(channel, ts)
+            with self._db.write() as session:
+                session.execute(
+                    update(Post)
+                    .where(and_(col(Post.id) == post.id, col(Post.message_ts).is_(None)))
+                    .values(message_ts=ts, approval_channel_id=channel, permalink=permalink),
+                    execution_options={"synchronize_session": False},
+                )
+            return
+        if post.message_ts is None:
+            raise NotReady
+        if kind is Kind.AUTHOR_CONFIRMATION:
+            message = messages.build_author_confirmation(snapshot)
+            self._client.chat_postMessage(
+                channel=post.author_id, text=message["text"], blocks=message["blocks"]
+            )
+        elif kind is Kind.ROOT_REFRESH:
+            self._refresh_root(post, snapshot_message=messages.build_root_message(snapshot))
+        elif kind is Kind.THREAD_REPLY:
+            message = row.payload["message"]
+            self._client.chat_postMessage(
+                channel=post.approval_channel_id,
+                thread_ts=post.message_ts,
+                text=message["text"],
+                blocks=message["blocks"],
+                unfurl_links=False,
+            )
+
+    def _refresh_root(self, post: Post, *, snapshot_message: dict[str, Any]) -> None:
+        with self._db.read() as session:
+            covered = [
+                r.id
+                for r in session.exec(
+                    select(OutboxMessage).where(
+                        OutboxMessage.post_id == post.id,
+                        OutboxMessage.kind == Kind.ROOT_REFRESH,
+                        OutboxMessage.status == "pending",
+                    )
+                )
+            ]
+        self._client.chat_update(
+            channel=post.approval_channel_id,
+            ts=post.message_ts,
+            text=snapshot_message["text"][:3900],
+            blocks=snapshot_message["blocks"],
+        )
+        # The message now shows the state every pending refresh asked for.
+        now = self._clock.now()
+        with self._db.write() as session:
+            session.execute(
+                update(OutboxMessage)
+                .where(col(OutboxMessage.id).in_(covered), col(OutboxMessage.status) == "pending")
+                .values(status="sent", sent_at=now, lease_owner=None),
+                execution_options={"synchronize_session": False},
+            )
+
+    def _permalink(self, channel: str, ts: str) -> str | None:
+        try:
+            return str(self._client.chat_getPermalink(channel=channel, message_ts=ts)["permalink"])
+        except (SlackApiError, SlackClientError, OSError, KeyError):
+            log.warning("chat.getPermalink failed for %s/%s", channel, ts)
+            return None
+
+    def _mark_sent(self, row: OutboxMessage, now: datetime) -> None:
+        with self._db.write() as session:
+            self._finish(session, row, status="sent", sent_at=now, attempts=row.attempts + 1, last_error=None)
+
+    def _retry(self, row: OutboxMessage, now: datetime, reason: str, *, delay: float | None = None) -> None:
+        attempts = row.attempts + 1
+        if attempts >= MAX_ATTEMPTS:
+            self._dead(row, now, f"gave up after {attempts} tries: {reason}")
+            return
+        if delay is None:
+            delay = min(300.0, 2.0**attempts) * (0.75 + random.random() / 2)  # noqa: S311
+        log.warning("outbox message %s (%s) will be retried in %.1fs: %s", row.id, row.kind, delay, reason)
+        with self._db.write() as session:
+            self._finish(
+                session,
+                row,
+                status="pending",
+                attempts=attempts,
+                last_error=reason,
+                next_attempt_at=now + timedelta(seconds=delay),
+            )
+
+    def _dead(self, row: OutboxMessage, now: datetime, reason: str) -> None:
+        log.error("outbox message %s (%s) for post %s is dead: %s", row.id, row.kind, row.post_id, reason)
+        with self._db.write() as session:
+            self._finish(
+                session, row, status="dead", attempts=row.attempts + 1, last_error=reason, sent_at=None
+            )
+        del now
+
+    def _finish(self, session: Session, row: OutboxMessage, **values: Any) -> None:
+        session.execute(
+            update(OutboxMessage)
+            .where(col(OutboxMessage.id) == row.id, col(OutboxMessage.lease_owner) == self._owner)
+            .values(lease_owner=None, lease_expires_at=None, **values),
+            execution_options={"synchronize_session": False},
+        )
+
+
+def _retry_after(error: SlackApiError) -> float | None:
+    headers = getattr(error.response, "headers", None) or {}
+    for name, value in headers.items():
+        if name.lower() == "retry-after":
+            try:
+                return float(value if not isinstance(value, list) else value[0]) + random.random()  # noqa: S311
+            except ValueError:
+                return None
+    return None

@@ -1,0 +1,24 @@
+"""Events API: the App Home tab."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from slack_bolt import App
+from slack_sdk import WebClient
+
+from bot.services.container import Services
+from bot.slack.views.lists import build_home
+
+
+def handle_app_home_opened(
+    event: dict[str, Any], context: Any, client: WebClient, services: Services
+) -> None:
+    if event.get("tab") not in (None, "home"):
+        return
+    lists = services.posts.lists_for(team_id=context.team_id or "", user_id=event["user"])
+    client.views_publish(user_id=event["user"], view=build_home(lists))
+
+
+def register(app: App) -> None:
+    app.event("app_home_opened")(handle_app_home_opened)

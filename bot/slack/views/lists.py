@@ -1,0 +1,69 @@
+"""`/post list`, `/post help` and the App Home tab."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from slack_sdk.models.blocks import (
+    Block,
+    ContextBlock,
+    DividerBlock,
+    HeaderBlock,
+    MarkdownTextObject,
+    SectionBlock,
+)
+from slack_sdk.models.views import View
+
+from bot.services.posts import PostLists
+from bot.services.snapshot import PostSnapshot
+from bot.slack.views.approval import status_line, when_text
+from bot.slack.views.format import escape, truncate
+
+HELP_TEXT = (
+    "*Postgate* drafts social posts, gets them approved here in Slack, and publishes them on time.\n"
+    "• `/post` opens the composer (`/post some text` starts it with that text).\n"
+    "• `/post list` shows your drafts, what waits for your approval, and what is scheduled next.\n"
+    "• `/post help` shows this.\n"
+    "Drafts go to the approval channel; approvers approve or reject in the message, and the thread "
+    "records every decision and the published links."
+)
+
+
+def build_help_message() -> dict[str, Any]:
+    return {"text": HELP_TEXT, "blocks": [SectionBlock(text=MarkdownTextObject(text=HELP_TEXT)).to_dict()]}
+
+
+def _line(post: PostSnapshot) -> str:
+    first = escape(truncate(post.text.strip().splitlines()[0] if post.text.strip() else "", 80))
+    link = f"<{post.permalink}|#{post.id}>" if post.permalink else f"#{post.id}"
+    return f"• {link} “{first}” · {when_text(post)} · {status_line(post)}"
+
+
+def _section(title: str, posts: list[PostSnapshot], empty: str) -> list[Block]:
+    body = "\n".join(_line(p) for p in posts) if posts else f"_{empty}_"
+    return [SectionBlock(text=MarkdownTextObject(text=truncate(f"*{title}*\n{body}", 3000)))]
+
+
+def _list_blocks(lists: PostLists) -> list[Block]:
+    blocks: list[Block] = []
+    blocks += _section("Your drafts waiting for approval", lists.own_pending, "None.")
+    if lists.is_approver:
+        blocks += _section("Waiting for your approval", lists.awaiting_me, "Nothing waits for you.")
+    blocks += _section("Scheduled next", lists.scheduled, "Nothing is scheduled.")
+    return blocks
+
+
+def build_list_message(lists: PostLists) -> dict[str, Any]:
+    blocks = _list_blocks(lists)
+    counts = f"{len(lists.own_pending)} drafts pending, {len(lists.scheduled)} scheduled"
+    return {"text": f"Postgate: {counts}", "blocks": [b.to_dict() for b in blocks]}
+
+
+def build_home(lists: PostLists) -> View:
+    blocks: list[Block] = [
+        HeaderBlock(text="Postgate"),
+        ContextBlock(elements=[MarkdownTextObject(text="Type `/post` anywhere to draft a post.")]),
+        DividerBlock(),
+    ]
+    blocks += _list_blocks(lists)
+    return View(type="home", blocks=blocks)

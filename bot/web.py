@@ -1,0 +1,91 @@
+"""The HTTP surface: `POST /slack/events` (Bolt, signature checked first) and `GET /healthz`, as one WSGI app
+served by waitress, a production WSGI server with a thread pool."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import time
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from slack_sdk.signature import SignatureVerifier
+
+log = logging.getLogger(__name__)
+
+StartResponse = Callable[..., Any]
+WSGIApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
+
+MAX_BODY = 1_000_000  # Slack payloads are far smaller; anything bigger is not from Slack.
+
+
+def _respond(start_response: StartResponse, status: str, body: dict[str, Any]) -> list[bytes]:
+    data = json.dumps(body).encode()
+    start_response(status, [("Content-Type", "application/json"), ("Content-Length", str(len(data)))])
+    return [data]
+
+
+class WebApp:
+    def __init__(
+        self,
+        *,
+        health: Callable[[], dict[str, bool]],
+        slack_handler: WSGIApp | None = None,
+        signing_secret: str | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._health = health
+        self._slack = slack_handler
+        self._verifier = (
+            SignatureVerifier(signing_secret, clock=_ClockAdapter(clock)) if signing_secret else None
+        )
+
+    def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        path = environ.get("PATH_INFO", "")
+        method = environ.get("REQUEST_METHOD", "GET")
+        if path == "/healthz" and method in ("GET", "HEAD"):
+            checks = self._health()
+            healthy = all(checks.values())
+            return _respond(
+                start_response,
+                "200 OK" if healthy else "503 Service Unavailable",
+                {"status": "ok" if healthy else "unhealthy", **checks},
+            )
+        if path == "/slack/events" and self._slack is not None:
+            if method != "POST":
+                return _respond(start_response, "405 Method Not Allowed", {"error": "POST only"})
+            return self._slack_request(environ, start_response)
+        return _respond(start_response, "404 Not Found", {"error": "not found"})
+
+    def _slack_request(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        assert self._slack is not None
+        try:
+            length = int(environ.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            length = -1
+        if length < 0 or length > MAX_BODY:
+            return _respond(start_response, "413 Content Too Large", {"error": "body too large"})
+        body = environ["wsgi.input"].read(length) if length else b""
+        # Verified here, before Bolt parses anything: Bolt answers unsigned junk with a 500.
+        if self._verifier is not None:
+            headers = {
+                "x-slack-signature": environ.get("HTTP_X_SLACK_SIGNATURE", ""),
+                "x-slack-request-timestamp": environ.get("HTTP_X_SLACK_REQUEST_TIMESTAMP", ""),
+            }
+            if not self._verifier.is_valid_request(body, headers):
+                return _respond(start_response, "401 Unauthorized", {"error": "invalid request"})
+        environ["wsgi.input"] = io.BytesIO(body)
+        try:
+            return self._slack(environ, start_response)
+        except Exception:
+            log.exception("could not handle a signed Slack request")
+            return _respond(start_response, "400 Bad Request", {"error": "malformed request"})
+
+
+class _ClockAdapter:
+    def __init__(self, now: Callable[[], float]) -> None:
+        self._now = now
+
+    def now(self) -> float:
+        return self._now()
