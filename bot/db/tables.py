@@ -86,7 +86,9 @@ class PublishAttempt(SQLModel, table=True):
     version: int
     provider: str = Field(max_length=32)
     account_ids: list[str] = Field(sa_column=Column(JSON, nullable=False))
-    idempotency_key: str = Field(max_length=64, unique=True)
+    idempotency_key: str = Field(max_length=96, unique=True)
+    #: The publish time sent to the provider; fixed with the key, since a changed body breaks idempotency.
+    publish_time: datetime = Field(sa_type=UTCDateTime, nullable=False)
     #: in_flight → accepted → finished | failed | unknown
     status: str = Field(max_length=16)
     tries: int = Field(default=0)

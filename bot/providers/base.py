@@ -77,8 +77,8 @@ class RetryPolicy:
 
     def delay(self, attempt: int, retry_after: float | None = None) -> float:
         if retry_after is not None:
-            return min(max(retry_after, 0.0), self.max_delay * 4)
-        backoff = min(self.max_delay, self.base_delay * (2 ** (attempt - 1)))
+            return min(max(retry_after, 0.0), 60.0)
+        backoff = min(self.max_delay, self.base_delay * (2.0 ** (attempt - 1)))
         return backoff * (0.5 + random.random() / 2)  # noqa: S311 - jitter, not security
 
 

@@ -128,7 +128,6 @@ class Dispatcher:
                     now,
                 )
             text = version.text
-            publish_at = max(post.publish_at or now, now)
             pending = [a for a in attempts if a.status == "in_flight"]
         unknown_reasons: list[str] = []
         for attempt in pending:
@@ -148,7 +147,7 @@ class Dispatcher:
             request = SubmitRequest(
                 text=text,
                 account_ids=tuple(attempt.account_ids),
-                publish_at=publish_at,
+                publish_at=attempt.publish_time,
                 idempotency_key=attempt.idempotency_key,
             )
             try:
@@ -158,7 +157,11 @@ class Dispatcher:
                 if not provider.idempotent_submit:
                     unknown_reasons.append(f"{provider.display_name} may have received it: {error.message}")
             except ProviderError as error:
-                if error.retryable:
+                if error.code == "SCHEDULED_TIME_IN_PAST" and attempt.tries > 1:
+                    # Had the provider stored an earlier try it would have replayed that answer; it did
+                    # not, so a fresh key and time cannot create a duplicate.
+                    self._rotate_key(claim, attempt, error)
+                elif error.retryable:
                     self._record_retry(claim, attempt, error, maybe_received=False)
                 else:
                     self._record_failure(
@@ -202,7 +205,8 @@ class Dispatcher:
                     version=post.version,
                     provider=provider,
                     account_ids=account_ids,
-                    idempotency_key=f"postgate-{post.id}-{post.version}-{provider}-{uuid.uuid4().hex}",
+                    idempotency_key=_new_key(post.id, post.version, provider),
+                    publish_time=max(post.publish_at or now, now),
                     status="in_flight",
                     created_at=now,
                 )
@@ -223,6 +227,18 @@ class Dispatcher:
             session.add(row)
             attempt.tries = row.tries
         return True
+
+    def _rotate_key(self, claim: Claim, attempt: PublishAttempt, error: ProviderError) -> None:
+        with self._db.write() as session:
+            if repo.fenced_post(session, claim) is None:
+                return
+            row = session.get(PublishAttempt, attempt.id)
+            assert row is not None
+            row.idempotency_key = _new_key(row.post_id, row.version, row.provider)
+            row.publish_time = self._clock.now()
+            row.maybe_received = False
+            row.error = error.message
+            session.add(row)
 
     def _record_retry(
         self, claim: Claim, attempt: PublishAttempt, error: ProviderError, *, maybe_received: bool
@@ -547,3 +563,7 @@ class Dispatcher:
         repo.enqueue_message(
             session, post_id=post.id, kind=Kind.THREAD_REPLY, payload={"message": message}, now=now
         )
+
+
+def _new_key(post_id: int | None, version: int, provider: str) -> str:
+    return f"postgate-{post_id}-{version}-{provider}-{uuid.uuid4().hex}"

@@ -1,0 +1,626 @@
+"""Publora as a publishing provider: its REST shapes mapped onto `bot.providers.base.Provider`.
+
+This module owns everything Publora-specific for text posts: which connections become Postgate
+accounts, the create-post body and `Idempotency-Key`, reading a post group back into per-account
+outcomes (building links Publora leaves out and turning its error codes into advice), cancelling
+safely, and parsing Publora's several error envelopes. The contract it follows is
+`shared/providers/publora.md`; section numbers below (§n) refer to it.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import quote, urlsplit
+
+import httpx
+
+from bot.domain.model import Account, AccountOutcome, AccountResult, PublicationState, SubmissionReceipt
+from bot.domain.networks import Network
+from bot.errors import (
+    ProviderAuthError,
+    ProviderError,
+    ProviderOutcomeUnknown,
+    ProviderRejected,
+    ProviderUnavailable,
+)
+from bot.providers.base import HttpProvider, RetryPolicy, SubmitRequest
+
+log = logging.getLogger(__name__)
+
+_GROUP_FINAL = {"published", "failed", "partially_published"}
+_GROUP_NOT_STARTED = {"draft", "scheduled"}
+_TARGET_IN_FLIGHT = {"pending", "processing"}
+_TARGET_WAITING = {"draft", "scheduled", "pending", "processing"}
+
+# Advice shown before Publora's own text for the publish-time codes of §6. The list is open-ended:
+# unknown codes fall back to Publora's message alone.
+_PUBLISH_ADVICE = {
+    "PLATFORM_AUTH_EXPIRED": "The connection to this account has expired; reconnect it in Publora.",
+    "RATE_LIMITED": "The network is rate-limiting this account; posting again later should work.",
+    "INVALID_CONTENT": "The network refused the text of the post.",
+    "CONTENT_TOO_LARGE": "The post is too long or too large for this network.",
+    "PLATFORM_SERVER_ERROR": "The network had a server error; posting again later may work.",
+    "NETWORK_ERROR": "Publora could not reach the network; posting again later may work.",
+    "TIMEOUT_ERROR": (
+        "The network did not answer in time, so the post may still have gone out; "
+        "check the account before posting again."
+    ),
+    "UNKNOWN_ERROR": "Publishing failed for a reason Publora could not identify.",
+    "PLATFORM_VALIDATION_ERROR": "The network rejected the post's content or settings.",
+    "X_REPLY_NOT_AUTHORIZED": "X does not allow this account to reply to that post.",
+    "X_TARGET_REJECTED": "X refused the post.",
+    "THREAD_PARTIALLY_PUBLISHED": (
+        "Only part of the thread was published, so the post may be partly live; "
+        "check the account before posting again."
+    ),
+    "PUBLISH_OUTCOME_UNKNOWN": (
+        "Publora could not tell whether the post went out, so it may be partly live; "
+        "check the account before posting again."
+    ),
+    "THREADS_INVALID_THREAD_PART": "Threads refused one part of the thread.",
+    "THREADS_PERMISSION_REQUIRED": (
+        "The Threads connection lacks permission to post replies; reconnect it in Publora and grant it."
+    ),
+}
+
+_PLATFORM_NAMES = {network.value: network.display_name for network in Network}
+
+
+@dataclass(frozen=True)
+class _Connection:
+    """One usable row of `GET /platform-connections`, already mapped to Postgate's view."""
+
+    account: Account
+    token_status: str
+
+
+class PubloraProvider(HttpProvider):
+    """Publishes text posts through Publora (https://api.publora.com/api/v1)."""
+
+    name = "publora"
+    display_name = "Publora"
+    idempotent_submit = True
+
+    def __init__(
+        self,
+        *,
+        api_key: str,
+        base_url: str,
+        transport: httpx.BaseTransport | None = None,
+        timeout: float = 20.0,
+        retry: RetryPolicy | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        user_id: str | None = None,
+    ) -> None:
+        headers = {"x-publora-key": api_key, "Accept": "application/json"}
+        if user_id:
+            headers["x-publora-user-id"] = user_id
+        client = httpx.Client(
+            base_url=base_url,
+            headers=headers,
+            timeout=httpx.Timeout(timeout, connect=5.0),
+            transport=transport,
+        )
+        super().__init__(client=client, retry=retry, sleep=sleep)
+        self._api_key = api_key
+
+    def __repr__(self) -> str:
+        # Only the address: a repr ends up in logs and tracebacks, and the key must never go there.
+        return f"PubloraProvider(base_url={str(self._client.base_url)!r})"
+
+    def close(self) -> None:
+        self._client.close()
+
+    def __enter__(self) -> PubloraProvider:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    # -- accounts ---------------------------------------------------------------------------------
+
+    def list_accounts(self) -> list[Account]:
+        return [connection.account for connection in self._connections()]
+
+    def check_credentials(self) -> str:
+        connections = self._connections()
+        if not connections:
+            return "The API key works, but no accounts are connected; connect one in the Publora dashboard."
+        count = len(connections)
+        summary = f"{count} connected account{'' if count == 1 else 's'}"
+        details = []
+        for status, word in (("expired", "expired"), ("expiring_soon", "expiring soon")):
+            labels = [c.account.label for c in connections if c.token_status == status]
+            if labels:
+                pronoun = "it" if len(labels) == 1 else "them"
+                details.append(f"{len(labels)} {word}: {', '.join(labels)} — reconnect {pronoun} in Publora")
+        return f"{summary} ({'; '.join(details)})" if details else summary
+
+    def _connections(self) -> list[_Connection]:
+        body = self.request("GET", "/platform-connections")
+        rows = body.get("connections") if isinstance(body, Mapping) else None
+        if not isinstance(rows, list):
+            raise ProviderUnavailable(self.display_name, "answered without a list of connections")
+        connections = []
+        for row in rows:
+            connection = _parse_connection(row)
+            if connection is not None:
+                connections.append(connection)
+        return connections
+
+    # -- submit -----------------------------------------------------------------------------------
+
+    def submit(self, request: SubmitRequest) -> SubmissionReceipt:
+        # The body must be byte-for-byte the same function of `request` on every attempt: Publora
+        # answers 422 IDEMPOTENCY_KEY_CONFLICT when a reused key arrives with a different body, so
+        # nothing here may depend on the current time.
+        body = {
+            "content": request.text,
+            "platforms": list(request.account_ids),
+            "scheduledTime": format_time(request.publish_at),
+        }
+        answer = self.request(
+            "POST",
+            "/create-post",
+            json=body,
+            headers={"Idempotency-Key": request.idempotency_key},
+            retry_safe=True,
+        )
+        group_id = answer.get("postGroupId") if isinstance(answer, Mapping) else None
+        if not isinstance(group_id, str) or not group_id:
+            # A 200 without an id may still have stored the post; the key lets a later retry find out.
+            raise ProviderOutcomeUnknown(
+                self.display_name, "accepted the post but did not say its postGroupId"
+            )
+        return SubmissionReceipt(
+            external_id=group_id,
+            effective_time=parse_time(answer.get("scheduledTime")),
+            notes=tuple(_warning_texts(answer.get("warnings"))),
+        )
+
+    # -- state ------------------------------------------------------------------------------------
+
+    def fetch_state(self, external_id: str, accounts: Sequence[Account]) -> PublicationState:
+        group = self._get_group(external_id)
+        group_status = _text(group.get("status")) or ""
+        submitted = [p for p in _list(group.get("platforms")) if isinstance(p, str)]
+        by_id = {account.account_id: account for account in accounts}
+        logs: list[Mapping[str, Any]] | None = None
+
+        results: list[AccountResult] = []
+        seen: set[str] = set()
+        for post in _list(group.get("posts")):
+            if not isinstance(post, Mapping):
+                continue
+            platform = (_text(post.get("platform")) or "").lower()
+            account_id = _target_id(platform, _text(post.get("platformId")) or "", submitted)
+            if account_id in seen:
+                continue
+            seen.add(account_id)
+            account = by_id.get(account_id)
+            status = (_text(post.get("status")) or "").lower()
+            network = Network.parse(platform) if platform else None
+            outcome = _outcome(status)
+            url = _post_url(platform, post, account) if outcome is not AccountOutcome.PENDING else None
+            error = None
+            if outcome is AccountOutcome.FAILED:
+                code, message = _post_error(post)
+                if not message:
+                    if logs is None:
+                        logs = self._logs(external_id)
+                    log_code, message = _latest_failure(logs, post)
+                    code = code or log_code
+                error = failure_text(code, message)
+            results.append(AccountResult(account_id, network, outcome, url=url, error=error))
+
+        # Targets Publora listed or we submitted but that have no post row (yet).
+        for account_id in [*submitted, *by_id]:
+            if account_id in seen:
+                continue
+            seen.add(account_id)
+            account = by_id.get(account_id)
+            network = account.network if account else Network.parse(account_id.partition("-")[0])
+            if group_status in _GROUP_FINAL:
+                results.append(
+                    AccountResult(
+                        account_id,
+                        network,
+                        AccountOutcome.FAILED,
+                        error="Publora finished the post but reported nothing for this account.",
+                    )
+                )
+            else:
+                results.append(AccountResult(account_id, network, AccountOutcome.PENDING))
+        return PublicationState(tuple(results))
+
+    def _get_group(self, external_id: str) -> Mapping[str, Any]:
+        # Malformed ids make Publora answer 500 (§6); the base class treats that as any retry-safe 5xx.
+        body = self.request("GET", f"/get-post/{_segment(external_id)}")
+        if not isinstance(body, Mapping):
+            raise ProviderUnavailable(self.display_name, "answered get-post without a post group")
+        return body
+
+    def _logs(self, external_id: str) -> list[Mapping[str, Any]]:
+        try:
+            body = self.request("GET", f"/post-logs/{_segment(external_id)}")
+        except ProviderError as error:
+            # The logs only refine an error text; losing them must not hide the state we already have.
+            log.warning("Publora post-logs for %s unavailable: %s", external_id, error.message)
+            return []
+        rows = body.get("logs") if isinstance(body, Mapping) else None
+        return [row for row in _list(rows) if isinstance(row, Mapping)]
+
+    # -- cancel -----------------------------------------------------------------------------------
+
+    def cancel(self, external_id: str) -> None:
+        # Re-read first: near the scheduled time Publora may already be publishing, and deleting then
+        # does not stop the in-flight work (§7).
+        try:
+            group = self._get_group(external_id)
+        except ProviderRejected as error:
+            if error.status == 404:
+                log.info("Publora post group %s is already gone; nothing to cancel", external_id)
+                return
+            raise
+        status = (_text(group.get("status")) or "").lower()
+        target_statuses = {
+            (_text(post.get("status")) or "").lower()
+            for post in _list(group.get("posts"))
+            if isinstance(post, Mapping)
+        }
+        if status in ("published", "partially_published"):
+            raise ProviderRejected(
+                self.display_name,
+                "the post is already live; deleting it in Publora would only remove Publora's records, "
+                "not the published post",
+            )
+        if status == "failed":
+            raise ProviderRejected(
+                self.display_name, "publishing already finished and failed; nothing is left to cancel"
+            )
+        if status not in _GROUP_NOT_STARTED or target_statuses & (
+            _TARGET_IN_FLIGHT | {"published", "failed"}
+        ):
+            raise _publishing_started(self.display_name)
+        try:
+            self.request("DELETE", f"/delete-post/{_segment(external_id)}")
+        except ProviderRejected as error:
+            if error.status == 404:
+                return  # a retried delete whose first attempt went through
+            if error.code == "POST_PUBLISH_IN_PROGRESS":
+                raise _publishing_started(self.display_name) from None
+            raise
+
+    # -- errors -----------------------------------------------------------------------------------
+
+    def error_message(self, response: httpx.Response, body: Any) -> tuple[str, str | None]:
+        message, code = _describe_error(response, body)
+        return self._scrub(message), code
+
+    def classify_error(self, status: int, code: str | None) -> type[ProviderError] | None:
+        if status == 401 or code == "INVALID_USER_ID":
+            return ProviderAuthError
+        if status == 409 and code in ("IDEMPOTENCY_IN_FLIGHT", "POST_GROUP_VERSION_CONFLICT"):
+            # The same request may go again once the other one settles (§9 retry guidance).
+            return ProviderUnavailable
+        return None
+
+    def _scrub(self, text: str) -> str:
+        # Publora has no reason to echo the key, but an error text must never be the place it leaks.
+        return text.replace(self._api_key, "[api key]") if self._api_key else text
+
+
+# -- time -------------------------------------------------------------------------------------------
+
+
+def format_time(value: datetime) -> str:
+    """ISO 8601 UTC with milliseconds and `Z`, the form Publora documents (`2026-03-01T14:00:00.000Z`)."""
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    value = value.astimezone(UTC)
+    return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
+
+
+def parse_time(value: Any) -> datetime | None:
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+
+
+# -- connections ------------------------------------------------------------------------------------
+
+
+def _parse_connection(row: Any) -> _Connection | None:
+    if not isinstance(row, Mapping):
+        return None
+    platform_id = _text(row.get("platformId"))
+    if not platform_id or "-" not in platform_id:
+        return None
+    platform, _, raw_id = platform_id.partition("-")
+    network = Network(platform) if platform in _PLATFORM_NAMES else None
+    if network is None or not raw_id:
+        return None  # e.g. pinterest: connect-only, never a target (§2)
+    username = _text(row.get("username"))
+    if username and not username.startswith("@") and " " not in username:
+        username = f"@{username}"
+    name = _text(row.get("displayName")) or username or raw_id
+    token_status = (_text(row.get("tokenStatus")) or "unknown").lower()
+    warning = None
+    if token_status == "expired":
+        warning = "The connection has expired; reconnect it in Publora before posting."
+    elif token_status == "expiring_soon":
+        left = _text(row.get("tokenExpiresIn"))
+        when = f"in {left}" if left and left != "expired" else "soon"
+        warning = f"The connection expires {when}; reconnect it in Publora to keep posting."
+    account = Account(
+        provider=PubloraProvider.name,
+        account_id=platform_id,
+        network=network,
+        name=name,
+        profile_url=_text(row.get("profileUrl")),
+        warning=warning,
+    )
+    return _Connection(account, token_status)
+
+
+# -- post groups ------------------------------------------------------------------------------------
+
+
+def _target_id(platform: str, raw_id: str, submitted: Sequence[str]) -> str:
+    """The `platforms[]` id of a get-post row.
+
+    Rows carry the raw account id (`123`, not `twitter-123`, §6). Should a row ever carry the
+    prefixed form instead, it is recognised by being one of the ids the group was created with.
+    """
+    prefixed = f"{platform}-{raw_id}"
+    if prefixed in submitted or raw_id not in submitted:
+        return prefixed
+    return raw_id
+
+
+def _outcome(status: str) -> AccountOutcome:
+    if status == "published":
+        return AccountOutcome.PUBLISHED
+    if status == "failed":
+        return AccountOutcome.FAILED
+    # draft/scheduled/pending/processing, and any status Publora adds later, are "not yet".
+    return AccountOutcome.PENDING
+
+
+def _post_error(post: Mapping[str, Any]) -> tuple[str | None, str | None]:
+    error = post.get("error")
+    if isinstance(error, Mapping):
+        message = _text(error.get("message")) or _text(error.get("platformError"))
+        return _text(error.get("code")), message
+    if isinstance(error, str):
+        return None, error.strip() or None
+    return None, None
+
+
+def _latest_failure(
+    logs: Sequence[Mapping[str, Any]], post: Mapping[str, Any]
+) -> tuple[str | None, str | None]:
+    """(code, message) of the newest `publish_failed` log entry that belongs to `post`."""
+    post_id = _text(post.get("_id"))
+    platform = _text(post.get("platform"))
+
+    def belongs(entry: Mapping[str, Any]) -> bool:
+        entry_post = _text(entry.get("postId"))
+        if entry_post and post_id:
+            return entry_post == post_id
+        entry_platform = _text(entry.get("platform"))
+        return not entry_platform or not platform or entry_platform.lower() == platform.lower()
+
+    failures = [e for e in logs if _text(e.get("event")) == "publish_failed" and belongs(e)]
+    # Logs come oldest first; sort anyway in case that ever changes (a stable sort keeps ties in order).
+    failures.sort(key=lambda e: _text(e.get("createdAt")) or "")
+    for entry in reversed(failures):
+        # The `error` key is a string in the documented example; accept an object too.
+        raw = entry.get("error")
+        message = _text(raw.get("message")) if isinstance(raw, Mapping) else _text(raw)
+        metadata = entry.get("metadata")
+        code = _text(metadata.get("errorCode")) if isinstance(metadata, Mapping) else None
+        if isinstance(raw, Mapping):
+            code = code or _text(raw.get("code"))
+        if message or code:
+            return code, message
+    return None, None
+
+
+def failure_text(code: str | None, message: str | None) -> str:
+    """One plain sentence (or two) for a failed account: advice for known codes, then Publora's words."""
+    advice = _PUBLISH_ADVICE.get(code or "")
+    message = message.strip() if message else None
+    if advice and message:
+        return f"{advice} Publora said: {_sentence(message)}"
+    if advice:
+        return advice
+    if message:
+        return f"Publishing failed. Publora said: {_sentence(message)}"
+    if code:
+        return f"Publishing failed ({code}); Publora gave no further details."
+    return "Publishing failed; Publora gave no reason."
+
+
+def _post_url(platform: str, post: Mapping[str, Any], account: Account | None) -> str | None:
+    permalink = _text(post.get("permalink"))
+    if permalink:
+        return permalink
+    posted_id = _text(post.get("postedId"))
+    profile = account.profile_url if account else None
+    if not posted_id:
+        return profile
+    # Link templates are our own derivation (§6, UNCONFIRMED by Publora); where an id alone cannot
+    # name the post, the account's profile is the honest fallback.
+    if platform == "twitter":
+        return f"https://x.com/i/web/status/{posted_id}"
+    if platform == "linkedin":
+        return f"https://www.linkedin.com/feed/update/{posted_id}"
+    if platform == "youtube":
+        return f"https://www.youtube.com/watch?v={quote(posted_id, safe='')}"
+    if platform == "facebook":
+        return f"https://www.facebook.com/{posted_id}"
+    if platform == "bluesky":
+        return _bluesky_url(posted_id) or profile
+    if platform == "telegram":
+        channel = _telegram_channel(account)
+        return f"https://t.me/{channel}/{posted_id}" if channel else profile
+    return profile
+
+
+def _bluesky_url(posted_id: str) -> str | None:
+    # at://did:plc:xyz/app.bsky.feed.post/3k... → https://bsky.app/profile/did:plc:xyz/post/3k...
+    if not posted_id.startswith("at://"):
+        return None
+    parts = posted_id[len("at://") :].split("/")
+    if len(parts) != 3 or parts[1] != "app.bsky.feed.post" or not parts[0] or not parts[2]:
+        return None
+    return f"https://bsky.app/profile/{parts[0]}/post/{parts[2]}"
+
+
+def _telegram_channel(account: Account | None) -> str | None:
+    """The public channel username, from the profile URL (t.me/<name>) or an "@name" account name."""
+    if account is None:
+        return None
+    if account.profile_url:
+        parts = urlsplit(account.profile_url)
+        if parts.hostname in ("t.me", "telegram.me"):
+            name = parts.path.strip("/").split("/")[0]
+            if name and not name.startswith("+"):
+                return name
+    if account.name.startswith("@") and len(account.name) > 1 and " " not in account.name:
+        return account.name[1:]
+    return None
+
+
+def _publishing_started(provider: str) -> ProviderRejected:
+    return ProviderRejected(
+        provider,
+        "publishing already started, so the post can no longer be cancelled; "
+        "it may still go out — check the accounts",
+        code="POST_PUBLISH_IN_PROGRESS",
+    )
+
+
+# -- error envelopes --------------------------------------------------------------------------------
+
+
+def _describe_error(response: httpx.Response, body: Any) -> tuple[str, str | None]:
+    """(readable message, code) from any of Publora's envelopes (§9)."""
+    status = response.status_code
+    if not isinstance(body, Mapping):
+        return f"answered HTTP {status} {response.reason_phrase}".rstrip(), None
+    error = _text(body.get("error"))
+    message = _text(body.get("message"))
+    code = _text(body.get("code"))
+
+    validation = body.get("validation")
+    if isinstance(validation, Mapping):
+        items = _list(validation.get("errors"))
+        problems = [text for text in (_validation_text(item) for item in items) if text]
+        codes = [_text(item.get("code")) for item in items if isinstance(item, Mapping)]
+        first_code = next((c for c in codes if c), None)
+        if problems:
+            return "the post did not pass Publora's checks: " + " ".join(problems), code or first_code
+        return "the post did not pass Publora's checks", code or first_code or "VALIDATION_FAILED"
+
+    if status == 403 and (code or "metric" in body or "limit" in body):
+        # LimitExceededError: `message` is the readable sentence, `error` only a title.
+        text = message or error or "a Publora plan limit was reached"
+        extra = _limit_details(body)
+        return _sentence(text) + (f" {extra}" if extra else ""), code or "LIMIT_EXCEEDED"
+
+    text = error or message or f"answered HTTP {status} {response.reason_phrase}".rstrip()
+    if code == "SCHEDULED_TIME_IN_PAST":
+        server_time = _text(body.get("serverTime"))
+        if server_time:
+            # Naming Publora's clock lets a reader spot skew between our clock and theirs.
+            return (
+                f"the publish time is more than 5 minutes in the past (Publora's clock: {server_time}); "
+                "choose a new time.",
+                code,
+            )
+        return f"the publish time is more than 5 minutes in the past; choose a new time. {text}", code
+    if code == "IDEMPOTENCY_KEY_CONFLICT":
+        return f"this submission's key was already used for a different post. {text}", code
+    if code == "IDEMPOTENCY_IN_FLIGHT":
+        return f"an earlier attempt of this submission is still being processed. {text}", code
+    invalid = [p for p in _list(body.get("invalidPlatforms")) if isinstance(p, str)]
+    if invalid and not all(p in text for p in invalid):
+        text = f"{_sentence(text)} Not usable: {', '.join(invalid)}."
+    media = [r for r in _list(body.get("mediaResults")) if isinstance(r, Mapping) and r.get("ok") is False]
+    if media:
+        reasons = [_text(r.get("error")) or _text(r.get("code")) or "unknown" for r in media]
+        text = f"{_sentence(text)} {' '.join(_sentence(r) for r in reasons)}"
+    if status == 400 and text == "Invalid x-publora-user-id":
+        code = code or "INVALID_USER_ID"
+    return text, code
+
+
+def _validation_text(item: Any) -> str | None:
+    if not isinstance(item, Mapping):
+        return _sentence(item) if isinstance(item, str) and item.strip() else None
+    message = _text(item.get("message")) or _text(item.get("code"))
+    if not message:
+        return None
+    platform = _text(item.get("platform"))
+    where = _PLATFORM_NAMES.get(platform.lower(), platform) if platform else None
+    if where and where.lower() not in message.lower():
+        return f"{where}: {_sentence(message)}"
+    return _sentence(message)
+
+
+def _limit_details(body: Mapping[str, Any]) -> str:
+    parts = []
+    horizon = _text(body.get("maxScheduledDate"))
+    if horizon:
+        parts.append(f"The latest allowed date is {horizon}.")
+    disallowed = [p for p in _list(body.get("disallowedPlatforms")) if isinstance(p, str)]
+    if disallowed:
+        parts.append(f"Not available on this plan: {', '.join(disallowed)}.")
+    period_end = _text(body.get("periodEnd"))
+    if body.get("remaining") == 0 and period_end:
+        parts.append(f"The limit resets at {period_end}.")
+    return " ".join(parts)
+
+
+def _warning_texts(warnings: Any) -> Iterable[str]:
+    for warning in _list(warnings):
+        if isinstance(warning, str) and warning.strip():
+            yield warning.strip()
+        elif isinstance(warning, Mapping):
+            text = _text(warning.get("message")) or _text(warning.get("code"))
+            if text:
+                yield text
+
+
+# -- small helpers ----------------------------------------------------------------------------------
+
+
+def _segment(value: str) -> str:
+    return quote(value, safe="")
+
+
+def _text(value: Any) -> str | None:
+    if isinstance(value, str):
+        value = value.strip()
+        return value or None
+    return None
+
+
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
+def _sentence(text: str) -> str:
+    text = text.strip()
+    return text if text.endswith((".", "!", "?")) else f"{text}."

@@ -1,0 +1,1277 @@
+"""A stateful fake of Publora's REST API, served over real HTTP on 127.0.0.1, for tests.
+
+It owns the Publora side of end-to-end tests: connections, post groups and their per-target posts,
+the post logs, the `Idempotency-Key` store, and a background "scheduler" that publishes due groups.
+Behaviour follows `shared/providers/publora.md` (section numbers §n refer to it) for text posts;
+media is accepted only as `mediaUrls` (stored, never downloaded). Tests steer it with
+`add_connection`, `fail_account`, `fail_next`, `set_down` and inspect it with `requests`, `groups`
+and `published`.
+
+Usage::
+
+    with FakePublora() as fake:
+        x = fake.add_connection("twitter", "123", username="acme")
+        provider = PubloraProvider(api_key=fake.api_key, base_url=fake.url)
+"""
+
+from __future__ import annotations
+
+import copy
+import inspect
+import json
+import random
+import re
+import secrets
+import threading
+import time
+import traceback
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, unquote, urlsplit
+
+API_PREFIX = "/api/v1"
+
+#: Platforms Publora can publish to (§2). Pinterest may be connected but is never a target.
+PLATFORMS = (
+    "twitter",
+    "linkedin",
+    "instagram",
+    "threads",
+    "tiktok",
+    "youtube",
+    "facebook",
+    "bluesky",
+    "mastodon",
+    "telegram",
+)
+_DISPLAY = {
+    "twitter": "X",
+    "linkedin": "LinkedIn",
+    "instagram": "Instagram",
+    "threads": "Threads",
+    "tiktok": "TikTok",
+    "youtube": "YouTube",
+    "facebook": "Facebook",
+    "bluesky": "Bluesky",
+    "mastodon": "Mastodon",
+    "telegram": "Telegram",
+    "pinterest": "Pinterest",
+}
+# §11, standard tiers. X and Threads are auto-split into chains instead of being rejected (§4).
+TEXT_LIMITS = {
+    "twitter": 280,
+    "linkedin": 3000,
+    "instagram": 2200,
+    "threads": 500,
+    "tiktok": 2200,
+    "youtube": 5000,
+    "facebook": 63206,
+    "bluesky": 300,
+    "mastodon": 500,
+    "telegram": 4096,
+}
+_AUTO_SPLIT = {"twitter", "threads"}
+_MEDIA_REQUIRED = {"instagram", "tiktok", "youtube"}
+# §4 allowlist of platformSettings keys (nested keys beyond these are not checked).
+_SETTINGS = {
+    "tiktok": {
+        "viewerSetting",
+        "allowComments",
+        "allowDuet",
+        "allowStitch",
+        "commercialContent",
+        "brandOrganic",
+        "brandedContent",
+    },
+    "instagram": {"videoType", "shareToFeed", "coverUrl", "cover_url"},
+    "youtube": {"privacy", "title", "tags", "madeForKids", "categoryId", "playlist"},
+    "threads": {"replyControl"},
+    "twitter": {"replyTo", "quoteTweet"},
+    "telegram": {"disableNotification", "disableWebPagePreview", "protectContent"},
+    "linkedin": {"repostEnabled", "repostParentUrn", "repostVisibility"},
+}
+_PLATFORM_ID = re.compile(r"[a-z]+-[^\s/?#]+")
+_OBJECT_ID = re.compile(r"[0-9a-f]{24}")
+_PAST_TOLERANCE = timedelta(minutes=5)
+_IDEMPOTENCY_TTL = timedelta(hours=24)
+_GROUP_STATUSES = ("draft", "scheduled", "published", "failed", "partially_published")
+_SORT_FIELDS = ("createdAt", "scheduledTime", "updatedAt")
+_DEFAULT_500 = {
+    "create-post": "Failed to create post group",
+    "get-post": "Failed to fetch post group",
+    "post-logs": "Failed to get post logs",
+    "update-post": "Failed to update post",
+    "delete-post": "Failed to delete post group",
+    "platform-connections": "Failed to fetch platform connections",
+    "list-posts": "Failed to list posts",
+}
+_PLATFORM_STATUS = {"PLATFORM_AUTH_EXPIRED": 401, "RATE_LIMITED": 429, "PLATFORM_SERVER_ERROR": 500}
+
+
+def iso(value: datetime) -> str:
+    """`2026-03-01T14:00:00.000Z`, the form Publora answers with."""
+    value = value.astimezone(UTC)
+    return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
+
+
+def _parse_iso(value: Any) -> datetime | None:
+    """An aware UTC datetime from an ISO 8601 string with an offset; None for anything else.
+
+    Naive times are refused: the real server would read them in its own zone, and a fake that
+    guessed would hide exactly the bug the contract warns about (§3, pitfall 5).
+    """
+    if not isinstance(value, str) or not re.match(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}", value):
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed.astimezone(UTC) if parsed.tzinfo is not None else None
+
+
+def _oid() -> str:
+    return secrets.token_hex(12)
+
+
+class _Headers(dict[str, str]):
+    """Request headers, stored lower-case, looked up case-insensitively."""
+
+    def __init__(self, items: Iterable[tuple[str, str]] = ()) -> None:
+        super().__init__((k.lower(), v) for k, v in items)
+
+    def __getitem__(self, key: str) -> str:
+        return super().__getitem__(key.lower())
+
+    def __contains__(self, key: object) -> bool:
+        return super().__contains__(key.lower() if isinstance(key, str) else key)
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return super().get(key.lower(), default)
+
+
+@dataclass
+class _Reply:
+    status: int
+    body: Any = None
+    headers: dict[str, str] = field(default_factory=dict)
+    raw: bytes | None = None
+    delay: float = 0.0
+
+
+@dataclass
+class _Rule:
+    status: int
+    body: Any
+    times: int
+    after_processing: bool
+    delay: float
+    headers: dict[str, str]
+    raw: bytes | None
+
+
+@dataclass
+class _Meta:
+    """Scheduler bookkeeping for one group (kept out of the group dict the API returns)."""
+
+    when: datetime | None
+    seq: int
+    picked: float | None = None
+    stage: str = "idle"
+
+
+def _error(status: int, text: str, code: str | None = None, /, **extra: Any) -> _Reply:
+    body: dict[str, Any] = {"error": text}
+    if code:
+        body["code"] = code
+    body.update(extra)
+    return _Reply(status, body)
+
+
+class FakePublora:
+    """The fake server. Thread-safe; every inspection method returns copies."""
+
+    def __init__(
+        self, *, api_key: str = "sk_test_0123456789.abcdef", publish_delay: float = 0.5, tick: float = 0.1
+    ) -> None:
+        self.api_key = api_key
+        self.publish_delay = publish_delay
+        self.tick = tick
+        #: Publora's announced strict mode (§3): ≥ 5 min in the past → 400 instead of clamping.
+        self.strict_past = True
+        self.url = ""
+        self._lock = threading.RLock()
+        self._stopping = threading.Event()
+        self._server: ThreadingHTTPServer | None = None
+        self._threads: list[threading.Thread] = []
+        self._random = random.Random()
+        self._seq = 0
+        self._down = False
+        self._connections: dict[str, dict[str, Any]] = {}
+        self._failing: dict[str, dict[str, Any]] = {}
+        self._groups: dict[str, dict[str, Any]] = {}
+        self._meta: dict[str, _Meta] = {}
+        self._logs: dict[str, list[dict[str, Any]]] = {}
+        self._inflight: list[tuple[dict[str, Any], _Meta]] = []
+        self._idempotency: dict[tuple[str, str], dict[str, Any]] = {}
+        self._requests: list[dict[str, Any]] = []
+        self._published: list[dict[str, Any]] = []
+        self._rules: dict[str, list[_Rule]] = {}
+        self._processing_delay: dict[str, float] = {}
+        self._managed_users: set[str] = set()
+        self._post_limit: tuple[int, str] | None = None
+        self._posts_used = 0
+        self._errors: list[str] = []
+
+    # -- lifecycle --------------------------------------------------------------------------------
+
+    def start(self) -> FakePublora:
+        if self._server is not None:
+            return self
+        self._stopping.clear()
+        server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
+        server.daemon_threads = True
+        self._server = server
+        host, port = server.server_address[:2]
+        self.url = f"http://{host!s}:{port}{API_PREFIX}"
+        serve = threading.Thread(
+            target=server.serve_forever, kwargs={"poll_interval": 0.02}, name="fake-publora-http", daemon=True
+        )
+        publisher = threading.Thread(target=self._run_publisher, name="fake-publora-scheduler", daemon=True)
+        self._threads = [serve, publisher]
+        for thread in self._threads:
+            thread.start()
+        return self
+
+    def stop(self) -> None:
+        server, self._server = self._server, None
+        self._stopping.set()
+        if server is not None:
+            server.shutdown()
+            server.server_close()
+        for thread in self._threads:
+            thread.join(timeout=5)
+        self._threads = []
+        if self._errors:
+            errors, self._errors = self._errors, []
+            raise RuntimeError("FakePublora hit internal errors:\n" + "\n".join(errors))
+
+    def __enter__(self) -> FakePublora:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    # -- steering ---------------------------------------------------------------------------------
+
+    def add_connection(
+        self,
+        platform: str,
+        raw_id: str,
+        *,
+        username: str | None,
+        display_name: str | None = None,
+        token_status: str = "valid",
+        profile_url: str | None = None,
+        subscription_type: str | None = None,
+    ) -> str:
+        platform_id = f"{platform}-{raw_id}"
+        expires_in = {"expired": "expired", "expiring_soon": "6d 23h"}.get(token_status)
+        expires_at = None
+        if token_status == "expired":
+            expires_at = iso(datetime.now(UTC) - timedelta(days=1))
+        elif token_status == "expiring_soon":
+            expires_at = iso(datetime.now(UTC) + timedelta(days=6, hours=23))
+        with self._lock:
+            self._connections[platform_id] = {
+                "platformId": platform_id,
+                "username": username,
+                "displayName": display_name,
+                "profileImageUrl": None,
+                "profileUrl": profile_url,
+                "accessTokenExpiresAt": expires_at,
+                "tokenStatus": token_status,
+                "tokenExpiresIn": expires_in,
+                "lastSuccessfulPost": None,
+                "lastError": None,
+                "subscriptionType": subscription_type,
+            }
+        return platform_id
+
+    def fail_account(
+        self,
+        platform_id: str,
+        *,
+        code: str = "PLATFORM_AUTH_EXPIRED",
+        message: str = "Error validating access token",
+        retryable: bool = False,
+        omit_post_error: bool = False,
+    ) -> None:
+        """Publishing to `platform_id` fails with this error from now on.
+
+        `omit_post_error` leaves the get-post row without its `error` object (the message is then
+        only in the post logs), which the contract allows for and clients must survive.
+        """
+        with self._lock:
+            self._failing[platform_id] = {
+                "code": code,
+                "message": message,
+                "retryable": retryable,
+                "omit": omit_post_error,
+            }
+
+    def fail_next(
+        self,
+        endpoint: str,
+        *,
+        status: int = 500,
+        body: dict[str, Any] | None = None,
+        times: int = 1,
+        after_processing: bool = False,
+        delay: float = 0.0,
+        headers: Mapping[str, str] | None = None,
+        raw_body: bytes | None = None,
+    ) -> None:
+        """The next `times` requests to `endpoint` answer `status` with `body` (or `raw_body` bytes).
+
+        `after_processing` does the real work first (the post is stored, the idempotency record is
+        kept) and only then answers with the failure: "received, but the answer was lost". `delay`
+        sleeps before answering; more than the client's timeout simulates a timeout after receipt.
+        A 429 gets `Retry-After: 1` unless `headers` says otherwise.
+        """
+        if body is None and raw_body is None:
+            body = self._default_failure(endpoint, status)
+        extra = dict(headers or {})
+        if status == 429:
+            extra.setdefault("Retry-After", "1")
+        with self._lock:
+            self._rules.setdefault(endpoint, []).append(
+                _Rule(status, body, times, after_processing, delay, extra, raw_body)
+            )
+
+    def set_down(self, down: bool) -> None:
+        """While down, every request answers 503."""
+        with self._lock:
+            self._down = down
+
+    def set_processing_delay(self, endpoint: str, seconds: float) -> None:
+        """Hold each request to `endpoint` this long *while* its idempotency claim is open."""
+        with self._lock:
+            self._processing_delay[endpoint] = seconds
+
+    def set_post_limit(self, limit: int, *, plan_name: str = "Pro") -> None:
+        """Enforce a monthly platform-post limit with 403 LimitExceededError (§9, §10)."""
+        with self._lock:
+            self._post_limit = (limit, plan_name)
+
+    def add_managed_user(self, user_id: str) -> None:
+        """Allow `x-publora-user-id: <user_id>` (a workspace key acting for a managed user)."""
+        with self._lock:
+            self._managed_users.add(user_id)
+
+    # -- inspection -------------------------------------------------------------------------------
+
+    def requests(self, endpoint: str | None = None) -> list[dict[str, Any]]:
+        with self._lock:
+            rows = [r for r in self._requests if endpoint is None or r["endpoint"] == endpoint]
+            return copy.deepcopy(rows)
+
+    def groups(self) -> dict[str, dict[str, Any]]:
+        with self._lock:
+            return copy.deepcopy(self._groups)
+
+    def published(self, platform_id: str | None = None) -> list[dict[str, Any]]:
+        with self._lock:
+            rows = [p for p in self._published if platform_id is None or p["platformId"] == platform_id]
+            return copy.deepcopy(rows)
+
+    def logs(self, group_id: str) -> list[dict[str, Any]]:
+        with self._lock:
+            return copy.deepcopy(self._logs.get(group_id, []))
+
+    def wait_for(self, predicate: Callable[..., Any], timeout: float = 10.0) -> Any:
+        """Poll `predicate()` (or `predicate(fake)`) until it returns something truthy; return that."""
+        wants_fake = _takes_argument(predicate)
+        deadline = time.monotonic() + timeout
+        while True:
+            value = predicate(self) if wants_fake else predicate()
+            if value:
+                return value
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise AssertionError(f"FakePublora.wait_for: condition still false after {timeout}s")
+            time.sleep(min(0.02, remaining))
+
+    # -- HTTP entry point (called from handler threads) -------------------------------------------
+
+    def _serve(self, method: str, target: str, headers: _Headers, raw: bytes) -> _Reply:
+        split = urlsplit(target)
+        path = split.path
+        segments = (
+            [unquote(s) for s in path[len(API_PREFIX) :].split("/")[1:]]
+            if path.startswith(API_PREFIX)
+            else []
+        )
+        endpoint = segments[0] if segments else ""
+        body: Any = None
+        bad_json = False
+        if raw:
+            try:
+                body = json.loads(raw)
+            except ValueError:
+                bad_json = True
+        with self._lock:
+            self._requests.append(
+                {
+                    "method": method,
+                    "path": path,
+                    "endpoint": endpoint,
+                    "headers": _Headers(headers.items()),
+                    "json": body,
+                    "query": split.query,
+                }
+            )
+            if self._down:
+                return _error(503, "Service Unavailable")
+            rule = self._take_rule(endpoint)
+        if rule is not None and not rule.after_processing:
+            return self._rule_reply(rule)
+        try:
+            reply = self._route(method, segments, parse_qs(split.query), headers, body, bad_json)
+        except Exception:  # a bug in the fake must fail the test, not hang it
+            with self._lock:
+                self._errors.append(traceback.format_exc())
+            return _error(500, "Internal server error")
+        if rule is not None:
+            return self._rule_reply(rule)
+        return reply
+
+    def _take_rule(self, endpoint: str) -> _Rule | None:
+        rules = self._rules.get(endpoint)
+        if not rules:
+            return None
+        rule = rules[0]
+        rule.times -= 1
+        if rule.times <= 0:
+            rules.pop(0)
+        return rule
+
+    @staticmethod
+    def _rule_reply(rule: _Rule) -> _Reply:
+        return _Reply(rule.status, copy.deepcopy(rule.body), dict(rule.headers), rule.raw, rule.delay)
+
+    def _default_failure(self, endpoint: str, status: int) -> dict[str, Any]:
+        if status == 500:
+            return {"error": _DEFAULT_500.get(endpoint, "Internal server error")}
+        if status == 429:
+            return {"error": "Too many requests", "retryAfterSec": 1}
+        try:
+            return {"error": HTTPStatus(status).phrase}
+        except ValueError:
+            return {"error": f"HTTP {status}"}
+
+    def _route(
+        self,
+        method: str,
+        segments: list[str],
+        query: dict[str, list[str]],
+        headers: _Headers,
+        body: Any,
+        bad_json: bool,
+    ) -> _Reply:
+        if not segments:
+            return _error(404, "Not found")
+        denied = self._authenticate(headers)
+        if denied is not None:
+            return denied
+        if bad_json:
+            return _error(400, "Invalid JSON in request body")
+        endpoint, rest = segments[0], segments[1:]
+        group_id = rest[0] if len(rest) == 1 else None
+        if method == "GET" and endpoint == "platform-connections" and not rest:
+            return self._list_connections()
+        if method == "POST" and endpoint == "create-post" and not rest:
+            return self._idempotent(headers, method, endpoint, body, lambda: self._create(body))
+        if method == "GET" and endpoint == "get-post" and group_id is not None:
+            return self._get_post(group_id)
+        if method == "GET" and endpoint == "post-logs" and group_id is not None:
+            return self._post_logs(group_id)
+        if method == "GET" and endpoint == "list-posts" and not rest:
+            return self._list_posts(query)
+        if method == "PUT" and endpoint == "update-post" and group_id is not None:
+            return self._idempotent(
+                headers, method, f"{endpoint}/{group_id}", body, lambda: self._update(group_id, body)
+            )
+        if method == "DELETE" and endpoint == "delete-post" and group_id is not None:
+            return self._delete(group_id)
+        return _error(404, "Not found")
+
+    def _authenticate(self, headers: _Headers) -> _Reply | None:
+        key = headers.get("x-publora-key")
+        if not key:
+            return _error(401, "API key is required")
+        if key != self.api_key:
+            return _error(401, "Invalid API key")
+        user = headers.get("x-publora-user-id")
+        if user is not None:
+            if not _OBJECT_ID.fullmatch(user):
+                return _error(400, "Invalid x-publora-user-id")
+            with self._lock:
+                managed = set(self._managed_users)
+            if not managed:
+                return _error(403, "Workspace access is not enabled for this key")
+            if user not in managed:
+                return _error(403, "User is not managed by key")
+        return None
+
+    def _idempotent(
+        self, headers: _Headers, method: str, path: str, body: Any, work: Callable[[], _Reply]
+    ) -> _Reply:
+        key = headers.get("idempotency-key")
+        if not key:
+            with self._lock:
+                return work()
+        # Keys are per acting user (§3); JSON key order does not matter for "same body".
+        scope = (headers.get("x-publora-user-id") or "", key)
+        fingerprint = json.dumps([method, path, body], sort_keys=True)
+        now = datetime.now(UTC)
+        with self._lock:
+            entry = self._idempotency.get(scope)
+            if entry is not None and now - entry["at"] > _IDEMPOTENCY_TTL:
+                entry = None
+            if entry is not None:
+                if entry["fingerprint"] != fingerprint:
+                    return _error(
+                        422,
+                        "Idempotency-Key has already been used with a different request body",
+                        "IDEMPOTENCY_KEY_CONFLICT",
+                    )
+                if entry["reply"] is None:
+                    return _error(
+                        409,
+                        "A request with this Idempotency-Key is still being processed",
+                        "IDEMPOTENCY_IN_FLIGHT",
+                    )
+                stored: _Reply = entry["reply"]
+                return _Reply(stored.status, copy.deepcopy(stored.body))
+            claim: dict[str, Any] = {"fingerprint": fingerprint, "at": now, "reply": None}
+            self._idempotency[scope] = claim
+            hold = self._processing_delay.get(path.split("/")[0], 0.0)
+        if hold:
+            self._stopping.wait(hold)
+        with self._lock:
+            try:
+                reply = work()
+            except BaseException:
+                self._idempotency.pop(scope, None)
+                raise
+            if reply.status >= 500:
+                self._idempotency.pop(scope, None)  # a server failure frees the key for a retry
+            else:
+                claim["reply"] = _Reply(reply.status, copy.deepcopy(reply.body))
+            return reply
+
+    # -- endpoints --------------------------------------------------------------------------------
+
+    def _list_connections(self) -> _Reply:
+        with self._lock:
+            rows = [copy.deepcopy(c) for c in self._connections.values()]
+        return _Reply(200, {"success": True, "connections": rows})
+
+    def _check_platforms(self, platforms: Any, *, allow_empty: bool, update: bool) -> _Reply | list[str]:
+        if platforms is None:
+            return _error(400, "Platforms are required", "PLATFORMS_REQUIRED" if update else None)
+        if isinstance(platforms, str):
+            try:
+                platforms = json.loads(platforms)
+            except ValueError:
+                return _error(400, "Invalid platforms JSON format", "INVALID_PLATFORMS" if update else None)
+        if not isinstance(platforms, list):
+            return _error(400, "Platforms must be an array", "INVALID_PLATFORMS" if update else None)
+        if not platforms and not allow_empty:
+            return _error(400, "At least one platform is required", "PLATFORMS_REQUIRED" if update else None)
+        for platform_id in platforms:
+            if not isinstance(platform_id, str) or not _PLATFORM_ID.fullmatch(platform_id):
+                return _error(
+                    400, f"Invalid platform ID format: {platform_id}", "INVALID_PLATFORMS" if update else None
+                )
+        if len(set(platforms)) != len(platforms):
+            return _error(
+                400, "Platforms must not contain duplicates", "INVALID_PLATFORMS" if update else None
+            )
+        unknown = [p for p in platforms if p not in self._connections]
+        if unknown:
+            return _error(
+                400,
+                f"No connected account for: {', '.join(unknown)}",
+                "INVALID_PLATFORM_CONNECTION",
+                invalidPlatforms=unknown,
+            )
+        return list(platforms)
+
+    def _check_settings(self, settings: Any) -> _Reply | None:
+        if settings is None:
+            return None
+        if isinstance(settings, str):
+            try:
+                settings = json.loads(settings)
+            except ValueError:
+                return _error(400, "Invalid platformSettings JSON")
+        if not isinstance(settings, dict):
+            return _error(400, "platformSettings must be an object")
+        for platform, options in settings.items():
+            allowed = _SETTINGS.get(platform)
+            if allowed is None:
+                return _error(
+                    400,
+                    f"Unknown platformSettings path: {platform}",
+                    "PLATFORM_SETTING_UNKNOWN",
+                    field=platform,
+                )
+            for key in options if isinstance(options, dict) else {}:
+                if key not in allowed:
+                    path = f"{platform}.{key}"
+                    return _error(
+                        400, f"Unknown platformSettings path: {path}", "PLATFORM_SETTING_UNKNOWN", field=path
+                    )
+        return None
+
+    @staticmethod
+    def _check_media_urls(urls: Any) -> _Reply | list[str]:
+        if urls is None:
+            return []
+        if not isinstance(urls, list) or not all(
+            isinstance(u, str) and u.startswith("https://") for u in urls
+        ):
+            return _error(400, "mediaUrls must be an array of public https URLs")
+        if len(urls) > 10:
+            return _error(400, "mediaUrls supports at most 10 URLs per request")
+        return list(urls)
+
+    def _resolve_time(
+        self, when: datetime | None, now: datetime
+    ) -> _Reply | tuple[datetime, list[dict[str, Any]]]:
+        """The effective time of a post becoming `scheduled` (§3 past-time rules)."""
+        if when is None:
+            return now, []
+        if when > now:
+            return when, []
+        if now - when >= _PAST_TOLERANCE and self.strict_past:
+            return _error(
+                400,
+                f"Scheduled time is in the past. Server time is {iso(now)} UTC.",
+                "SCHEDULED_TIME_IN_PAST",
+                serverTime=iso(now),
+            )
+        warning = {
+            "code": "SCHEDULED_TIME_COERCED",
+            "message": (
+                f"Requested scheduled time {iso(when)} was in the past "
+                f"and was changed to server time {iso(now)}."
+            ),
+            "requested": iso(when),
+            "effective": iso(now),
+        }
+        return now, [warning]
+
+    def _validate(self, content: str, platforms: list[str], media: list[str]) -> _Reply | None:
+        """Content/media rules checked when a group becomes `scheduled` (§3, §9, §11)."""
+        errors = []
+        for platform_id in platforms:
+            platform = platform_id.split("-", 1)[0]
+            name = _DISPLAY.get(platform, platform)
+            if platform not in TEXT_LIMITS:
+                errors.append(
+                    self._issue("PLATFORM_NOT_SUPPORTED", f"{name} is not supported for publishing", platform)
+                )
+                continue
+            if platform in _MEDIA_REQUIRED and not media:
+                what = "a video" if platform == "youtube" else "media"
+                errors.append(
+                    self._issue("MEDIA_REQUIRED", f"{name} posts require {what}", platform, "media")
+                )
+            limit = self._text_limit(platform_id, bool(media))
+            if platform not in _AUTO_SPLIT and len(content) > limit:
+                errors.append(
+                    self._issue(
+                        "CONTENT_TOO_LONG",
+                        f"Content exceeds {name}'s {limit:,} character limit ({len(content):,} characters)",
+                        platform,
+                    )
+                )
+        if not errors:
+            return None
+        affected = sorted({e["platform"] for e in errors})
+        validation = {
+            "valid": False,
+            "errors": errors,
+            "warnings": [],
+            "summary": {"errorCount": len(errors), "warningCount": 0, "affectedPlatforms": affected},
+        }
+        return _Reply(400, {"error": "Validation failed", "validation": validation})
+
+    @staticmethod
+    def _issue(code: str, message: str, platform: str, where: str = "content") -> dict[str, Any]:
+        return {
+            "code": code,
+            "message": message,
+            "platform": platform,
+            "field": where,
+            "suggestions": [],
+            "severity": "error",
+        }
+
+    def _text_limit(self, platform_id: str, has_media: bool) -> int:
+        platform = platform_id.split("-", 1)[0]
+        if platform == "twitter":
+            tier = (self._connections.get(platform_id) or {}).get("subscriptionType")
+            return 25_000 if tier in ("Premium", "PremiumPlus") else 280
+        if platform == "telegram" and has_media:
+            return 1024
+        return TEXT_LIMITS.get(platform, 0)
+
+    def _check_limit(self, targets: int) -> _Reply | None:
+        if self._post_limit is None:
+            return None
+        limit, plan = self._post_limit
+        if self._posts_used + targets <= limit:
+            return None
+        now = datetime.now(UTC)
+        start = now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+        end = (start + timedelta(days=32)).replace(day=1)
+        return _error(
+            403,
+            "Post limit reached",
+            "POST_LIMIT_REACHED",
+            metric="posts.platform_monthly",
+            message=f"Monthly post limit reached. Your {plan} plan allows {limit} platform posts per month.",
+            limit=limit,
+            used=self._posts_used,
+            requested=targets,
+            remaining=max(0, limit - self._posts_used),
+            periodStart=iso(start),
+            periodEnd=iso(end),
+            planName=plan,
+        )
+
+    def _create(self, body: Any) -> _Reply:
+        if not isinstance(body, dict):
+            return _error(400, "Content is required")
+        content = body.get("content")
+        if not isinstance(content, str) or not content.strip():
+            return _error(400, "Content is required")
+        platforms = self._check_platforms(body.get("platforms"), allow_empty=False, update=False)
+        if isinstance(platforms, _Reply):
+            return platforms
+        problem = self._check_settings(body.get("platformSettings"))
+        if problem is not None:
+            return problem
+        media = self._check_media_urls(body.get("mediaUrls"))
+        if isinstance(media, _Reply):
+            return media
+        now = datetime.now(UTC)
+        raw_time = body.get("scheduledTime")
+        warnings: list[dict[str, Any]] = []
+        when: datetime | None = None
+        if raw_time is not None:
+            requested = _parse_iso(raw_time)
+            if requested is None:
+                return _error(400, "Invalid scheduled time format")
+            resolved = self._resolve_time(requested, now)
+            if isinstance(resolved, _Reply):
+                return resolved
+            when, warnings = resolved
+            # Drafts skip content/media validation; scheduling does not (§3).
+            invalid = self._validate(content, platforms, media) or self._check_limit(len(platforms))
+            if invalid is not None:
+                return invalid
+            self._posts_used += len(platforms)
+        status = "scheduled" if when is not None else "draft"
+        group_id = _oid()
+        self._seq += 1
+        stamp = iso(now)
+        group = {
+            "postGroupId": group_id,
+            "status": status,
+            "content": content,
+            "scheduledTime": iso(when) if when else None,
+            "platforms": platforms,
+            "platformSettings": copy.deepcopy(body.get("platformSettings") or {}),
+            "firstComment": copy.deepcopy(body.get("firstComment")),
+            "mediaUrls": media,
+            "posts": [self._new_post(p, content, status) for p in platforms],
+            "media": [],
+            "createdAt": stamp,
+            "updatedAt": stamp,
+        }
+        self._groups[group_id] = group
+        self._meta[group_id] = _Meta(when=when, seq=self._seq)
+        self._logs[group_id] = []
+        if status == "scheduled":
+            self._log(group_id, "scheduled", metadata={"scheduledTime": group["scheduledTime"]})
+        answer: dict[str, Any] = {
+            "success": True,
+            "postGroupId": group_id,
+            "scheduledTime": group["scheduledTime"],
+        }
+        if warnings:
+            answer["warnings"] = warnings
+        return _Reply(200, answer)
+
+    def _new_post(self, platform_id: str, content: str, status: str) -> dict[str, Any]:
+        platform, _, raw_id = platform_id.partition("-")
+        parts = self._thread_parts(platform_id, content)
+        return {
+            "_id": _oid(),
+            "platform": platform,
+            "platformId": raw_id,  # raw id, without the "<platform>-" prefix (§6)
+            "content": content,
+            "status": status,
+            "postedId": None,
+            "permalink": None,
+            "isThread": len(parts) > 1,
+            "threadParts": (
+                [
+                    {"index": i, "content": p, "status": "pending", "publishedId": None}
+                    for i, p in enumerate(parts)
+                ]
+                if len(parts) > 1
+                else []
+            ),
+            "firstCommentResult": None,
+        }
+
+    def _thread_parts(self, platform_id: str, content: str) -> list[str]:
+        """§4: `---` lines split X/Threads chains; parts over the limit are split at words, marked (i/N)."""
+        platform = platform_id.split("-", 1)[0]
+        if platform not in _AUTO_SPLIT:
+            return [content]
+        limit = self._text_limit(platform_id, False)
+        manual = [p.strip() for p in re.split(r"\n---\n", content) if p.strip()] or [content]
+        parts: list[str] = []
+        for part in manual:
+            if len(part) <= limit:
+                parts.append(part)
+                continue
+            room = limit - 10  # room for the " (i/N)" suffix
+            chunk = ""
+            for word in part.split():
+                while len(word) > room:  # a single over-long "word" is cut hard
+                    if chunk:
+                        parts.append(chunk)
+                        chunk = ""
+                    parts.append(word[:room])
+                    word = word[room:]
+                candidate = f"{chunk} {word}".strip()
+                if len(candidate) > room:
+                    parts.append(chunk)
+                    chunk = word
+                else:
+                    chunk = candidate
+            if chunk:
+                parts.append(chunk)
+        if len(parts) > 1 and any(len(p) > limit for p in manual):
+            total = len(parts)
+            parts = [f"{p} ({i}/{total})" for i, p in enumerate(parts, start=1)]
+        return parts
+
+    def _known_group(self, group_id: str, malformed: str) -> _Reply | dict[str, Any]:
+        if not _OBJECT_ID.fullmatch(group_id):
+            return _error(500, malformed)  # Publora's quirk: a malformed id is a 500, not a 400 (§6)
+        group = self._groups.get(group_id)
+        if group is None:
+            return _error(404, "Post group not found")
+        return group
+
+    def _get_post(self, group_id: str) -> _Reply:
+        with self._lock:
+            group = self._known_group(group_id, "Failed to fetch post group")
+            if isinstance(group, _Reply):
+                return group
+            keys = ("postGroupId", "status", "scheduledTime", "platforms", "platformSettings", "firstComment")
+            answer = {"success": True, **{k: copy.deepcopy(group[k]) for k in keys}}
+            answer["posts"] = copy.deepcopy(group["posts"])
+            answer["media"] = copy.deepcopy(group["media"])
+        return _Reply(200, answer)
+
+    def _post_logs(self, group_id: str) -> _Reply:
+        if not _OBJECT_ID.fullmatch(group_id):
+            return _error(500, "Failed to get post logs")
+        with self._lock:
+            # An unknown id is UNCONFIRMED in the contract; a plain query by id would find no rows.
+            logs = copy.deepcopy(self._logs.get(group_id, [])[:100])
+        return _Reply(200, {"success": True, "logs": logs})
+
+    def _list_posts(self, query: dict[str, list[str]]) -> _Reply:
+        def one(name: str) -> str | None:
+            values = query.get(name)
+            return values[0] if values else None
+
+        page = max(1, _int(one("page"), 1))
+        limit = min(100, max(1, _int(one("limit"), 20)))
+        status = one("status")
+        if status is not None and status not in _GROUP_STATUSES:
+            return _error(400, f"Invalid status. Must be one of: {', '.join(_GROUP_STATUSES)}")
+        sort_by = one("sortBy") or "createdAt"
+        if sort_by not in _SORT_FIELDS:
+            return _error(400, f"Invalid sortBy. Must be one of: {', '.join(_SORT_FIELDS)}")
+        ascending = (one("sortOrder") or "desc").lower() == "asc"
+        bounds = []
+        for name in ("fromDate", "toDate"):
+            raw = one(name)
+            parsed = _parse_iso(raw) if raw else None
+            if raw and parsed is None:
+                return _error(400, f"Invalid {name} format")
+            bounds.append(parsed)
+        platform = (one("platform") or "").lower()
+        with self._lock:
+            rows = []
+            for group_id, group in self._groups.items():
+                meta = self._meta[group_id]
+                if status and group["status"] != status:
+                    continue
+                if platform and not any(p.lower().startswith(platform) for p in group["platforms"]):
+                    continue
+                if bounds[0] and (meta.when is None or meta.when < bounds[0]):
+                    continue
+                if bounds[1] and (meta.when is None or meta.when > bounds[1]):
+                    continue
+                rows.append((group, meta))
+            rows.sort(key=lambda row: (row[0].get(sort_by) or "", row[1].seq), reverse=not ascending)
+            total = len(rows)
+            window = rows[(page - 1) * limit : page * limit]
+            posts = [
+                {
+                    "postGroupId": g["postGroupId"],
+                    "content": g["content"],
+                    "status": g["status"],
+                    "scheduledTime": g["scheduledTime"],
+                    "createdAt": g["createdAt"],
+                    "updatedAt": g["updatedAt"],
+                    "platforms": [
+                        {
+                            "platformId": f"{p['platform']}-{p['platformId']}",
+                            "platform": p["platform"],
+                            "status": p["status"],
+                        }
+                        for p in g["posts"]
+                    ],
+                    "mediaUrls": list(g["mediaUrls"]),
+                }
+                for g, _ in window
+            ]
+        pages = (total + limit - 1) // limit
+        pagination = {
+            "page": page,
+            "limit": limit,
+            "totalItems": total,
+            "totalPages": pages,
+            "hasNextPage": page < pages,
+            "hasPrevPage": page > 1,
+        }
+        return _Reply(200, {"success": True, "posts": posts, "pagination": pagination})
+
+    def _update(self, group_id: str, body: Any) -> _Reply:
+        found = self._known_group(group_id, "Failed to update post")
+        if isinstance(found, _Reply):
+            return found
+        group = found
+        meta = self._meta[group_id]
+        fields = ("status", "scheduledTime", "content", "platforms", "platformSettings", "mediaUrls")
+        if not isinstance(body, dict) or not any(
+            k in body for k in (*fields, "firstComment", "firstComments")
+        ):
+            return _error(
+                400,
+                "At least one of status, scheduledTime, content, platforms, platformSettings, or mediaUrls "
+                "must be provided",
+            )
+        new_status = body.get("status", group["status"])
+        if "status" in body and new_status not in ("draft", "scheduled"):
+            return _error(400, "Status must be either 'draft' or 'scheduled'")
+        if group["status"] not in ("draft", "scheduled"):
+            return _error(
+                400, f"Cannot update post: post is currently in {group['status']} status", "POST_NOT_EDITABLE"
+            )
+        if any(p["status"] in ("pending", "processing") for p in group["posts"]):
+            return _error(
+                409,
+                "Post is already being published and can no longer be changed",
+                "POST_PUBLISH_IN_PROGRESS",
+            )
+        content = body.get("content", group["content"])
+        if "content" in body and (not isinstance(content, str) or not content.strip()):
+            return _error(400, "Content must be a non-empty string", "INVALID_CONTENT")
+        platforms = group["platforms"]
+        if "platforms" in body:
+            checked = self._check_platforms(body["platforms"], allow_empty=new_status == "draft", update=True)
+            if isinstance(checked, _Reply):
+                return checked
+            platforms = checked
+        problem = self._check_settings(body.get("platformSettings"))
+        if problem is not None:
+            return problem
+        added = self._check_media_urls(body.get("mediaUrls"))
+        if isinstance(added, _Reply):
+            return added
+        media = [*group["mediaUrls"], *added]
+        when = meta.when
+        if body.get("scheduledTime") is not None:
+            when = _parse_iso(body["scheduledTime"])
+            if when is None:
+                return _error(400, "Invalid scheduled time format")
+        warnings: list[dict[str, Any]] = []
+        if new_status == "scheduled":
+            now = datetime.now(UTC)
+            resolved = self._resolve_time(when, now)
+            if isinstance(resolved, _Reply):
+                return resolved
+            when, warnings = resolved
+            if not platforms:
+                return _error(400, "At least one platform is required", "PLATFORMS_REQUIRED")
+            invalid = self._validate(content, platforms, media)
+            if invalid is None and group["status"] == "draft":
+                invalid = self._check_limit(len(platforms))
+            if invalid is not None:
+                return invalid
+            if group["status"] == "draft":
+                self._posts_used += len(platforms)
+        group["content"] = content
+        group["platforms"] = platforms
+        group["mediaUrls"] = media
+        if isinstance(body.get("platformSettings"), dict):
+            group["platformSettings"] = {**group["platformSettings"], **body["platformSettings"]}
+        group["status"] = new_status
+        meta.when = when
+        group["scheduledTime"] = iso(when) if when else None
+        group["posts"] = [self._new_post(p, content, new_status) for p in platforms]
+        group["updatedAt"] = iso(datetime.now(UTC))
+        self._log(group_id, "status_changed", metadata={"status": new_status})
+        summary: dict[str, Any] = {
+            "_id": group_id,
+            "status": new_status,
+            "content": content,
+            "platforms": list(platforms),
+        }
+        if group["scheduledTime"]:
+            summary["scheduledTime"] = group["scheduledTime"]
+        answer: dict[str, Any] = {
+            "success": True,
+            "message": "Post updated successfully",
+            "scheduledTime": group["scheduledTime"],
+            "postGroup": summary,
+        }
+        if warnings:
+            answer["warnings"] = warnings
+        return _Reply(200, answer)
+
+    def _delete(self, group_id: str) -> _Reply:
+        with self._lock:
+            found = self._known_group(group_id, "Failed to delete post group")
+            if isinstance(found, _Reply):
+                return found
+            # Deleting removes Publora's records only; a publish already under way still goes out (§7).
+            del self._groups[group_id]
+            del self._meta[group_id]
+            self._logs.pop(group_id, None)
+        return _Reply(200, {"success": True})
+
+    # -- the scheduler ----------------------------------------------------------------------------
+
+    def _run_publisher(self) -> None:
+        while not self._stopping.wait(self.tick):
+            try:
+                self._advance()
+            except Exception:  # surfaced by stop()
+                with self._lock:
+                    self._errors.append(traceback.format_exc())
+
+    def _advance(self) -> None:
+        now = datetime.now(UTC)
+        clock = time.monotonic()
+        with self._lock:
+            for group_id, group in self._groups.items():
+                meta = self._meta[group_id]
+                if group["status"] != "scheduled" or meta.picked is not None or meta.when is None:
+                    continue
+                if meta.when <= now:
+                    meta.picked, meta.stage = clock, "pending"
+                    for post in group["posts"]:
+                        post["status"] = "pending"
+                        self._log(group_id, "processing", post)
+                    self._inflight.append((group, meta))
+            for group, meta in list(self._inflight):
+                assert meta.picked is not None
+                elapsed = clock - meta.picked
+                if meta.stage == "pending" and elapsed >= self.publish_delay / 2:
+                    meta.stage = "processing"
+                    for post in group["posts"]:
+                        post["status"] = "processing"
+                        self._log(group["postGroupId"], "publish_attempted", post)
+                if meta.stage == "processing" and elapsed >= self.publish_delay:
+                    meta.stage = "done"
+                    self._finish(group)
+                    self._inflight.remove((group, meta))
+
+    def _finish(self, group: dict[str, Any]) -> None:
+        group_id = group["postGroupId"]
+        stamp = iso(datetime.now(UTC))
+        for post in group["posts"]:
+            platform_id = f"{post['platform']}-{post['platformId']}"
+            failure = self._failing.get(platform_id)
+            connection = self._connections.get(platform_id)
+            if failure is None:
+                post["status"] = "published"
+                post["postedId"] = self._posted_id(post)
+                for part in post["threadParts"]:
+                    part["status"] = "published"
+                    part["publishedId"] = post["postedId"] if part["index"] == 0 else self._posted_id(post)
+                self._log(group_id, "publish_succeeded", post)
+                self._record_published(group, post, stamp)
+                if connection is not None:
+                    connection["lastSuccessfulPost"] = stamp
+                continue
+            code = failure["code"]
+            post["status"] = "failed"
+            if code == "THREAD_PARTIALLY_PUBLISHED":
+                # The first part went out before the chain broke; postedId names it (§6).
+                post["postedId"] = self._posted_id(post)
+                for part in post["threadParts"]:
+                    part["status"] = "published" if part["index"] == 0 else "failed"
+                self._record_published(group, post, stamp, partial=True)
+            error = {
+                "code": code,
+                "message": failure["message"],
+                "platformStatusCode": _PLATFORM_STATUS.get(code, 400),
+                "platformError": failure["message"],
+                "failedAt": stamp,
+                "retryable": failure["retryable"],
+            }
+            if not failure["omit"]:
+                post["error"] = error
+            self._log(
+                group_id,
+                "publish_failed",
+                post,
+                error=failure["message"],
+                httpStatus=error["platformStatusCode"],
+                retryCount=0,
+                metadata={"errorCode": code, "retryable": failure["retryable"]},
+            )
+            if connection is not None:
+                connection["lastError"] = {"message": failure["message"], "occurredAt": stamp}
+        statuses = {post["status"] for post in group["posts"]}
+        if statuses == {"published"}:
+            group["status"] = "published"
+        elif statuses == {"failed"}:
+            group["status"] = "failed"
+        else:
+            group["status"] = "partially_published"
+        group["updatedAt"] = stamp
+        self._log(group_id, "status_changed", metadata={"status": group["status"]})
+
+    def _record_published(
+        self, group: dict[str, Any], post: dict[str, Any], stamp: str, partial: bool = False
+    ) -> None:
+        self._published.append(
+            {
+                "postGroupId": group["postGroupId"],
+                "postId": post["_id"],
+                "platform": post["platform"],
+                "platformId": f"{post['platform']}-{post['platformId']}",
+                "postedId": post["postedId"],
+                "content": post["content"],
+                "publishedAt": stamp,
+                "partial": partial,
+            }
+        )
+
+    def _posted_id(self, post: dict[str, Any]) -> str:
+        platform, raw_id = post["platform"], post["platformId"]
+        digits = self._random
+
+        def number(length: int) -> str:
+            return str(digits.randint(1, 9)) + "".join(str(digits.randint(0, 9)) for _ in range(length - 1))
+
+        if platform == "twitter":
+            return "1" + number(18)  # snowflakes stay below 2**63
+        if platform == "linkedin":
+            return f"urn:li:share:{number(19)}"
+        if platform == "bluesky":
+            did = raw_id if raw_id.startswith("did:") else f"did:plc:{secrets.token_hex(12)}"
+            rkey = "".join(digits.choice("234567abcdefghijklmnopqrstuvwxyz") for _ in range(13))
+            return f"at://{did}/app.bsky.feed.post/{rkey}"
+        if platform == "youtube":
+            alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+            return "".join(digits.choice(alphabet) for _ in range(11))
+        if platform == "facebook":
+            return f"{raw_id}_{number(16)}"
+        if platform == "telegram":
+            return str(digits.randint(2, 99_999))
+        return number(18)
+
+    def _log(self, group_id: str, event: str, post: dict[str, Any] | None = None, **extra: Any) -> None:
+        stamp = iso(datetime.now(UTC))
+        entry: dict[str, Any] = {"_id": _oid(), "postGroupId": group_id}
+        if post is not None:
+            entry["postId"] = post["_id"]
+            entry["platform"] = post["platform"]
+        entry["event"] = event
+        entry.update(extra)  # optional keys are absent, not null, when unused (§6)
+        entry.update({"createdAt": stamp, "updatedAt": stamp, "__v": 0})
+        self._logs.setdefault(group_id, []).append(entry)
+
+
+def _int(value: str | None, default: int) -> int:
+    try:
+        return int(value) if value is not None else default
+    except ValueError:
+        return default
+
+
+def _takes_argument(function: Callable[..., Any]) -> bool:
+    try:
+        parameters = inspect.signature(function).parameters.values()
+    except (TypeError, ValueError):
+        return False
+    required = [
+        p
+        for p in parameters
+        if p.default is p.empty and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
+    ]
+    return bool(required)
+
+
+def _handler_for(fake: FakePublora) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        # HTTP/1.0: one request per connection, so no handler thread lingers on an idle keep-alive.
+        protocol_version = "HTTP/1.0"
+        server_version = "FakePublora/1"
+
+        def _handle(self) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            raw = self.rfile.read(length) if length > 0 else b""
+            reply = fake._serve(self.command, self.path, _Headers(self.headers.items()), raw)
+            if reply.delay > 0:
+                fake._stopping.wait(reply.delay)
+            data = reply.raw if reply.raw is not None else json.dumps(reply.body).encode()
+            try:
+                self.send_response(reply.status)
+                self.send_header("Content-Type", "application/json; charset=utf-8")
+                for name, value in reply.headers.items():
+                    self.send_header(name, value)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+            except (BrokenPipeError, ConnectionResetError):
+                pass  # the client gave up (e.g. its timeout fired during `delay`)
+
+        do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _handle
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    return Handler

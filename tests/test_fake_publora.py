@@ -1,0 +1,343 @@
+"""FakePublora keeps the contract's rules (shared/providers/publora.md), checked with a raw HTTP client."""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.fakes.publora import FakePublora, iso
+
+KEY = "sk_test_0123456789.abcdef"
+
+
+@pytest.fixture
+def fake() -> Iterator[FakePublora]:
+    with FakePublora(publish_delay=0.1, tick=0.02) as server:
+        yield server
+
+
+@pytest.fixture
+def api(fake: FakePublora) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=fake.url, headers={"x-publora-key": KEY}, timeout=5) as client:
+        yield client
+
+
+def soon(seconds: float = 3600) -> str:
+    return iso(datetime.now(UTC) + timedelta(seconds=seconds))
+
+
+def create(api: httpx.Client, body: dict[str, Any], key: str | None = None) -> httpx.Response:
+    headers = {"Idempotency-Key": key} if key else {}
+    return api.post("/create-post", json=body, headers=headers)
+
+
+def test_url_and_auth(fake: FakePublora, api: httpx.Client) -> None:
+    assert re.fullmatch(r"http://127\.0\.0\.1:\d+/api/v1", fake.url)
+    missing = httpx.get(f"{fake.url}/platform-connections")
+    assert (missing.status_code, missing.json()) == (401, {"error": "API key is required"})
+    wrong = httpx.get(f"{fake.url}/platform-connections", headers={"x-publora-key": "sk_nope"})
+    assert (wrong.status_code, wrong.json()) == (401, {"error": "Invalid API key"})
+    assert fake.requests("platform-connections")[1]["headers"]["X-Publora-Key"] == "sk_nope"
+    bad_user = api.get("/platform-connections", headers={"x-publora-user-id": "nope"})
+    assert (bad_user.status_code, bad_user.json()) == (400, {"error": "Invalid x-publora-user-id"})
+
+
+def test_connections_listing(fake: FakePublora, api: httpx.Client) -> None:
+    fake.add_connection(
+        "linkedin", "Tz9", username="John Doe", display_name="John", token_status="expiring_soon"
+    )
+    body = api.get("/platform-connections").json()
+    assert body["success"] is True
+    [row] = body["connections"]
+    assert row["platformId"] == "linkedin-Tz9"
+    assert row["tokenStatus"] == "expiring_soon" and row["tokenExpiresIn"] == "6d 23h"
+    assert {"profileUrl", "accessTokenExpiresAt", "lastSuccessfulPost", "lastError"} <= set(row)
+
+
+ONE = ["twitter-1"]
+UNKNOWN_SETTING = "Unknown platformSettings path: bluesky"
+
+
+@pytest.mark.parametrize(
+    ("body", "error"),
+    [
+        ({"platforms": ONE}, "Content is required"),
+        ({"content": "   ", "platforms": ONE}, "Content is required"),
+        ({"content": "hi"}, "Platforms are required"),
+        ({"content": "hi", "platforms": []}, "At least one platform is required"),
+        ({"content": "hi", "platforms": "twitter-1"}, "Invalid platforms JSON format"),
+        ({"content": "hi", "platforms": {"a": 1}}, "Platforms must be an array"),
+        ({"content": "hi", "platforms": ["Twitter-1"]}, "Invalid platform ID format: Twitter-1"),
+        ({"content": "hi", "platforms": ["twitter-1/2"]}, "Invalid platform ID format: twitter-1/2"),
+        ({"content": "hi", "platforms": ONE * 2}, "Platforms must not contain duplicates"),
+        ({"content": "hi", "platforms": ONE, "scheduledTime": "tomorrow"}, "Invalid scheduled time format"),
+        (
+            {"content": "hi", "platforms": ONE, "scheduledTime": "2031-01-01T10:00"},
+            "Invalid scheduled time format",
+        ),
+        ({"content": "hi", "platforms": ONE, "platformSettings": {"bluesky": {}}}, UNKNOWN_SETTING),
+    ],
+)
+def test_create_rejects_bad_requests(
+    fake: FakePublora, api: httpx.Client, body: dict[str, Any], error: str
+) -> None:
+    fake.add_connection("twitter", "1", username="acme")
+    answer = create(api, body)
+    assert answer.status_code == 400
+    assert answer.json()["error"] == error
+    assert fake.groups() == {}
+
+
+def test_create_unknown_connection(api: httpx.Client) -> None:
+    answer = create(api, {"content": "hi", "platforms": ["twitter-9"], "scheduledTime": soon()})
+    assert answer.status_code == 400
+    assert answer.json()["code"] == "INVALID_PLATFORM_CONNECTION"
+    assert answer.json()["invalidPlatforms"] == ["twitter-9"]
+
+
+def test_create_schedules_or_drafts(fake: FakePublora, api: httpx.Client) -> None:
+    x = fake.add_connection("twitter", "1", username="acme")
+    when = soon()
+    scheduled = create(api, {"content": "hi", "platforms": [x], "scheduledTime": when})
+    assert scheduled.status_code == 200
+    body = scheduled.json()
+    assert set(body) == {"success", "postGroupId", "scheduledTime"}  # no empty warnings
+    assert re.fullmatch(r"[0-9a-f]{24}", body["postGroupId"]) and body["scheduledTime"] == when
+
+    draft = create(api, {"content": "x" * 5000, "platforms": [x]}).json()  # drafts skip validation
+    assert draft["scheduledTime"] is None
+    assert fake.groups()[draft["postGroupId"]]["status"] == "draft"
+
+
+def test_past_times_are_coerced_or_refused(fake: FakePublora, api: httpx.Client) -> None:
+    x = fake.add_connection("twitter", "1", username="acme")
+    asked = iso(datetime.now(UTC) - timedelta(minutes=2))
+    coerced = create(api, {"content": "hi", "platforms": [x], "scheduledTime": asked}).json()
+    [warning] = coerced["warnings"]
+    assert warning["code"] == "SCHEDULED_TIME_COERCED" and warning["requested"] == asked
+    assert coerced["scheduledTime"] == warning["effective"] > asked
+
+    late = create(
+        api,
+        {"content": "hi", "platforms": [x], "scheduledTime": iso(datetime.now(UTC) - timedelta(minutes=6))},
+    )
+    assert late.status_code == 400
+    assert late.json()["code"] == "SCHEDULED_TIME_IN_PAST"
+    assert (
+        late.json()["error"]
+        == f"Scheduled time is in the past. Server time is {late.json()['serverTime']} UTC."
+    )
+
+
+def test_scheduling_validates_text_limits_and_media(fake: FakePublora, api: httpx.Client) -> None:
+    li = fake.add_connection("linkedin", "2", username="acme")
+    tiktok = fake.add_connection("tiktok", "3", username="acme")
+    answer = create(api, {"content": "x" * 3001, "platforms": [li, tiktok], "scheduledTime": soon()})
+    assert answer.status_code == 400
+    body = answer.json()
+    assert body["error"] == "Validation failed"
+    codes = [(e["code"], e["platform"]) for e in body["validation"]["errors"]]
+    assert codes == [
+        ("CONTENT_TOO_LONG", "linkedin"),
+        ("MEDIA_REQUIRED", "tiktok"),
+        ("CONTENT_TOO_LONG", "tiktok"),
+    ]
+    assert body["validation"]["summary"] == {
+        "errorCount": 3,
+        "warningCount": 0,
+        "affectedPlatforms": ["linkedin", "tiktok"],
+    }
+
+
+def test_long_x_text_becomes_a_thread(fake: FakePublora, api: httpx.Client) -> None:
+    x = fake.add_connection("twitter", "1", username="acme")
+    group_id = create(api, {"content": "word " * 100, "platforms": [x], "scheduledTime": soon()}).json()[
+        "postGroupId"
+    ]
+    [post] = api.get(f"/get-post/{group_id}").json()["posts"]
+    assert post["isThread"] is True
+    assert all(len(part["content"]) <= 280 for part in post["threadParts"])
+    assert post["threadParts"][0]["content"].endswith("(1/2)")
+
+
+def test_idempotency_replays_and_conflicts(fake: FakePublora, api: httpx.Client) -> None:
+    x = fake.add_connection("twitter", "1", username="acme")
+    when = soon()
+    first = create(api, {"content": "hi", "platforms": [x], "scheduledTime": when}, key="k1")
+    again = create(
+        api, {"scheduledTime": when, "platforms": [x], "content": "hi"}, key="k1"
+    )  # key order irrelevant
+    assert (again.status_code, again.json()) == (first.status_code, first.json())
+    conflict = create(api, {"content": "other", "platforms": [x], "scheduledTime": when}, key="k1")
+    assert conflict.status_code == 422 and conflict.json()["code"] == "IDEMPOTENCY_KEY_CONFLICT"
+    refused = create(api, {"content": "", "platforms": [x]}, key="k2")
+    assert (
+        create(api, {"content": "", "platforms": [x]}, key="k2").json() == refused.json()
+    )  # errors replay too
+    assert len(fake.groups()) == 1
+
+
+def test_idempotency_in_flight(fake: FakePublora, api: httpx.Client) -> None:
+    x = fake.add_connection("twitter", "1", username="acme")
+    fake.set_processing_delay("create-post", 0.4)
+    body = {"content": "hi", "platforms": [x], "scheduledTime": soon()}
+    answers: list[httpx.Response] = []
+    first = threading.Thread(target=lambda: answers.append(create(api, body, key="k")))
+    first.start()
+    fake.wait_for(lambda: fake.requests("create-post"), timeout=2)
+    second = create(api, body, key="k")
+    first.join(timeout=5)
+    assert second.status_code == 409 and second.json()["code"] == "IDEMPOTENCY_IN_FLIGHT"
+    assert answers[0].status_code == 200
+    assert len(fake.groups()) == 1
+
+
+def test_get_post_errors(api: httpx.Client) -> None:
+    malformed = api.get("/get-post/123")
+    assert (malformed.status_code, malformed.json()) == (500, {"error": "Failed to fetch post group"})
+    unknown = api.get("/get-post/0123456789abcdef01234567")
+    assert (unknown.status_code, unknown.json()) == (404, {"error": "Post group not found"})
+    assert api.get("/post-logs/xyz").json() == {"error": "Failed to get post logs"}
+
+
+def test_scheduler_publishes_and_logs(fake: FakePublora, api: httpx.Client) -> None:
+    x = fake.add_connection("twitter", "1", username="acme")
+    li = fake.add_connection("linkedin", "2", username="acme")
+    bsky = fake.add_connection("bluesky", "did:plc:abc", username="acme.bsky.social")
+    tg = fake.add_connection("telegram", "-100123", username="acmenews")
+    fake.fail_account(tg, message="Bot was kicked")
+    group_id = create(
+        api, {"content": "hi", "platforms": [x, li, bsky, tg], "scheduledTime": iso(datetime.now(UTC))}
+    ).json()["postGroupId"]
+
+    fake.wait_for(
+        lambda: api.get(f"/get-post/{group_id}").json()["status"] == "partially_published", timeout=5
+    )
+
+    group = api.get(f"/get-post/{group_id}").json()
+    posts = {p["platform"]: p for p in group["posts"]}
+    assert posts["telegram"]["platformId"] == "-100123"  # raw id, no prefix
+    assert re.fullmatch(r"1\d{18}", posts["twitter"]["postedId"])
+    assert re.fullmatch(r"urn:li:share:\d{19}", posts["linkedin"]["postedId"])
+    assert re.fullmatch(r"at://did:plc:abc/app\.bsky\.feed\.post/[a-z2-7]{13}", posts["bluesky"]["postedId"])
+    assert all(p["permalink"] is None for p in posts.values())
+    assert "error" not in posts["twitter"]
+    assert posts["telegram"]["status"] == "failed" and posts["telegram"]["postedId"] is None
+    assert posts["telegram"]["error"]["code"] == "PLATFORM_AUTH_EXPIRED"
+    assert posts["telegram"]["error"]["message"] == "Bot was kicked"
+    assert sorted(p["platformId"] for p in fake.published()) == sorted([x, li, bsky])
+    assert len(fake.published(x)) == 1
+
+    logs = api.get(f"/post-logs/{group_id}").json()["logs"]
+    events = [entry["event"] for entry in logs if entry.get("platform") == "telegram"]
+    assert events == ["processing", "publish_attempted", "publish_failed"]
+    [failed] = [entry for entry in logs if entry["event"] == "publish_failed"]
+    assert failed["error"] == "Bot was kicked" and failed["metadata"]["errorCode"] == "PLATFORM_AUTH_EXPIRED"
+    assert "postId" not in logs[0]  # the group-level "scheduled" entry has no post
+
+
+def test_list_posts_pages(fake: FakePublora, api: httpx.Client) -> None:
+    x = fake.add_connection("twitter", "1", username="acme")
+    for n in range(3):
+        create(api, {"content": f"post {n}", "platforms": [x], "scheduledTime": soon(3600 + n)})
+    page = api.get("/list-posts", params={"page": 2, "limit": 2}).json()
+    assert [p["content"] for p in page["posts"]] == ["post 0"]  # newest first
+    assert page["pagination"] == {
+        "page": 2,
+        "limit": 2,
+        "totalItems": 3,
+        "totalPages": 2,
+        "hasNextPage": False,
+        "hasPrevPage": True,
+    }
+    assert page["posts"][0]["platforms"] == [{"platformId": x, "platform": "twitter", "status": "scheduled"}]
+    assert api.get("/list-posts", params={"status": "nope"}).status_code == 400
+
+
+def test_update_and_delete(fake: FakePublora, api: httpx.Client) -> None:
+    x = fake.add_connection("twitter", "1", username="acme")
+    group_id = create(api, {"content": "hi", "platforms": [x]}).json()["postGroupId"]
+    assert api.put(f"/update-post/{group_id}", json={}).status_code == 400
+    when = soon()
+    updated = api.put(
+        f"/update-post/{group_id}", json={"status": "scheduled", "scheduledTime": when, "content": "new"}
+    )
+    assert updated.json()["postGroup"] == {
+        "_id": group_id,
+        "status": "scheduled",
+        "content": "new",
+        "platforms": [x],
+        "scheduledTime": when,
+    }
+    paused = api.put(f"/update-post/{group_id}", json={"status": "draft"}).json()
+    assert paused["postGroup"]["status"] == "draft" and paused["scheduledTime"] == when
+    assert api.delete(f"/delete-post/{group_id}").json() == {"success": True}
+    assert api.delete(f"/delete-post/{group_id}").status_code == 404
+    assert api.put("/update-post/bad", json={"status": "draft"}).json() == {"error": "Failed to update post"}
+
+
+def test_update_refuses_published_and_in_progress() -> None:
+    with (
+        FakePublora(publish_delay=30, tick=0.02) as slow,
+        httpx.Client(base_url=slow.url, headers={"x-publora-key": KEY}, timeout=5) as api,
+    ):
+        x = slow.add_connection("twitter", "1", username="acme")
+        group_id = create(
+            api, {"content": "hi", "platforms": [x], "scheduledTime": iso(datetime.now(UTC))}
+        ).json()["postGroupId"]
+        slow.wait_for(lambda: slow.groups()[group_id]["posts"][0]["status"] == "pending", timeout=5)
+        busy = api.put(f"/update-post/{group_id}", json={"status": "draft"})
+        assert busy.status_code == 409 and busy.json()["code"] == "POST_PUBLISH_IN_PROGRESS"
+        # Deleting does not stop the in-flight publish (§7).
+        assert api.delete(f"/delete-post/{group_id}").status_code == 200
+        slow.publish_delay = 0
+        slow.wait_for(slow.published, timeout=5)
+
+    with (
+        FakePublora(publish_delay=0, tick=0.02) as fast,
+        httpx.Client(base_url=fast.url, headers={"x-publora-key": KEY}, timeout=5) as api,
+    ):
+        x = fast.add_connection("twitter", "1", username="acme")
+        group_id = create(
+            api, {"content": "hi", "platforms": [x], "scheduledTime": iso(datetime.now(UTC))}
+        ).json()["postGroupId"]
+        fast.wait_for(lambda: fast.groups()[group_id]["status"] == "published", timeout=5)
+        done = api.put(f"/update-post/{group_id}", json={"content": "late"})
+        assert done.status_code == 400
+        assert done.json() == {
+            "error": "Cannot update post: post is currently in published status",
+            "code": "POST_NOT_EDITABLE",
+        }
+
+
+def test_fault_injection(fake: FakePublora, api: httpx.Client) -> None:
+    x = fake.add_connection("twitter", "1", username="acme")
+    body = {"content": "hi", "platforms": [x], "scheduledTime": soon()}
+    fake.fail_next("create-post", status=500, after_processing=True)
+    lost = create(api, body, key="k")
+    assert (lost.status_code, lost.json()) == (500, {"error": "Failed to create post group"})
+    [group_id] = fake.groups()  # stored although the answer failed
+    replay = create(api, body, key="k")
+    assert (replay.status_code, replay.json()["postGroupId"]) == (200, group_id)
+    fake.fail_next("get-post", status=429)
+    limited = api.get("/get-post/0123456789abcdef01234567")
+    assert limited.status_code == 429 and limited.headers["Retry-After"] == "1"
+    fake.set_down(True)
+    assert api.get("/platform-connections").status_code == 503
+    fake.set_down(False)
+    assert api.get("/platform-connections").status_code == 200
+    with pytest.raises(httpx.ReadTimeout):
+        fake.fail_next("platform-connections", delay=1.0)
+        api.get("/platform-connections", timeout=0.2)
+
+
+def test_wait_for_is_bounded(fake: FakePublora) -> None:
+    with pytest.raises(AssertionError, match="still false"):
+        fake.wait_for(lambda: False, timeout=0.05)
+    assert fake.wait_for(lambda f: f is fake, timeout=0.05) is True
