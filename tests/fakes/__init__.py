@@ -1,0 +1,1 @@
+"""Fakes of the outside services Postgate talks to (Slack, the publishing API), for tests."""

@@ -1,0 +1,734 @@
+"""The Slack test harness itself: `FakeSlack` must fail where real Slack fails, and `SlackClient` must
+send what real Slack sends. Everything goes through real `slack_sdk` / Bolt code over loopback HTTP."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable, Iterator
+from datetime import datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from socketserver import ThreadingMixIn
+from typing import Any
+from urllib.parse import parse_qs
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
+from zoneinfo import ZoneInfo
+
+import httpx
+import pytest
+from slack_bolt import App
+from slack_bolt.adapter.wsgi import SlackRequestHandler
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+from slack_sdk.http_retry import RateLimitErrorRetryHandler
+from slack_sdk.signature import SignatureVerifier
+from slack_sdk.webhook import WebhookClient
+
+from tests.fakes.slack_api import FakeSlack
+from tests.fakes.slack_catalog import METHODS
+from tests.fakes.slack_client import SlackClient
+
+SECRET = "test-signing-secret"
+ALICE, BOB, CAROL = "U0ALICE", "U0BOB", "U0CAROL"
+GENERAL, PRIVATE, SECRET_ROOM, PUBLIC_UNJOINED = "C0GENERAL", "C0PRIVATE", "C0SECRET", "C0PUBLIC"
+
+
+def plain(text: str) -> dict[str, Any]:
+    return {"type": "plain_text", "text": text}
+
+
+def section(text: str, **extra: Any) -> dict[str, Any]:
+    return {"type": "section", "text": {"type": "mrkdwn", "text": text}, **extra}
+
+
+def button(action_id: str, text: str = "Go", value: str = "v") -> dict[str, Any]:
+    return {"type": "button", "action_id": action_id, "text": plain(text), "value": value}
+
+
+def text_input(block_id: str, **element: Any) -> dict[str, Any]:
+    return {
+        "type": "input",
+        "block_id": block_id,
+        "label": plain(block_id.title()),
+        "element": {"type": "plain_text_input", "action_id": f"{block_id}_input", **element},
+    }
+
+
+def an_input(
+    block_id: str, kind: str, action_id: str, *, optional: bool = False, **element: Any
+) -> dict[str, Any]:
+    return {
+        "type": "input",
+        "block_id": block_id,
+        "label": plain(block_id.title()),
+        "optional": optional,
+        "element": {"type": kind, "action_id": action_id, **element},
+    }
+
+
+def modal(*blocks: dict[str, Any], **extra: Any) -> dict[str, Any]:
+    return {
+        "type": "modal",
+        "callback_id": "compose",
+        "title": plain("New post"),
+        "submit": plain("Send"),
+    } | {
+        "blocks": list(blocks),
+        **extra,
+    }
+
+
+def api_error(call: Callable[[], Any]) -> dict[str, Any]:
+    with pytest.raises(SlackApiError) as caught:
+        call()
+    data: dict[str, Any] = caught.value.response.data
+    return data
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeSlack]:
+    with FakeSlack() as slack:
+        slack.add_user(ALICE, "alice")
+        slack.add_user(BOB, "bob", tz="America/Los_Angeles", is_admin=True)
+        slack.add_user(CAROL, "carol")
+        slack.add_channel(GENERAL, "general", members=[ALICE, BOB])
+        slack.add_channel(PRIVATE, "approvals", members=[ALICE], is_private=True)
+        slack.add_channel(SECRET_ROOM, "secret", members=[ALICE], is_private=True, bot_is_member=False)
+        slack.add_channel(PUBLIC_UNJOINED, "random", members=[ALICE], bot_is_member=False)
+        yield slack
+
+
+@pytest.fixture
+def web(fake: FakeSlack) -> WebClient:
+    return WebClient(token=fake.bot_token, base_url=fake.url)
+
+
+# Web API basics
+
+
+def test_auth_test_and_tokens(fake: FakeSlack, web: WebClient) -> None:
+    info = web.auth_test()
+    assert (info["team_id"], info["user_id"], info["bot_id"]) == ("T0POSTGATE", "U0BOT", "B0BOT")
+    assert api_error(WebClient(base_url=fake.url).auth_test)["error"] == "not_authed"
+    assert api_error(WebClient(token="xoxb-wrong", base_url=fake.url).auth_test)["error"] == "invalid_auth"
+    response = httpx.post(fake.url + "chat.nope", headers={"Authorization": f"Bearer {fake.bot_token}"})
+    assert response.status_code == 200
+    assert response.json() == {"ok": False, "error": "unknown_method", "req_method": "chat.nope"}
+
+
+def test_misspelled_argument_fails_loudly(fake: FakeSlack, web: WebClient) -> None:
+    data = api_error(lambda: web.chat_postMessage(channel=GENERAL, text="hi", thread_tss="1.2"))
+    assert data["error"] == "invalid_arguments"
+    assert any("thread_tss" in m for m in data["response_metadata"]["messages"])
+    assert fake.messages(GENERAL) == []
+    assert fake.calls("chat.postMessage")[-1]["error"] == "invalid_arguments"
+
+
+def test_missing_arguments_use_the_specific_error(web: WebClient) -> None:
+    assert (
+        api_error(lambda: web.api_call("chat.postMessage", json={"text": "x"}))["error"]
+        == "channel_not_found"
+    )
+    assert api_error(lambda: web.api_call("users.info", params={}))["error"] == "user_not_found"
+    assert (
+        api_error(lambda: web.api_call("chat.update", json={"channel": GENERAL}))["error"]
+        == "message_not_found"
+    )
+    data = api_error(lambda: web.api_call("views.publish", json={"view": {"type": "home", "blocks": []}}))
+    assert data["error"] == "invalid_arguments"
+    assert "user_id" in data["response_metadata"]["messages"][0]
+    assert (
+        api_error(lambda: web.api_call("chat.postMessage", json={"channel": GENERAL}))["error"] == "no_text"
+    )
+
+
+def test_form_bodies_with_json_strings_are_decoded(fake: FakeSlack, web: WebClient) -> None:
+    blocks = [section("*hello*")]
+    params = {"channel": GENERAL, "text": "hello", "blocks": json.dumps(blocks)}
+    posted = web.api_call("chat.postMessage", params=params)
+    assert fake.calls("chat.postMessage")[0]["params"]["blocks"] == blocks
+    assert fake.message(GENERAL, posted["ts"])["blocks"][0]["text"]["text"] == "*hello*"
+    bad = {"channel": GENERAL, "blocks": "[{not json"}
+    assert api_error(lambda: web.api_call("chat.postMessage", params=bad))["error"] == "invalid_blocks_format"
+
+
+# Messages and threads
+
+
+def test_threads_history_and_permalinks(fake: FakeSlack, web: WebClient) -> None:
+    root = web.chat_postMessage(
+        channel=GENERAL, text="draft", metadata={"event_type": "post", "event_payload": {}}
+    )
+    first = web.chat_postMessage(channel=GENERAL, text="approved", thread_ts=root["ts"])
+    fake.add_message(GENERAL, user=ALICE, text="thanks", thread_ts=root["ts"])
+    assert api_error(lambda: web.chat_postMessage(channel=GENERAL, text="x", thread_ts=first["ts"]))[
+        "error"
+    ] == ("thread_not_found")
+    assert api_error(lambda: web.chat_postMessage(channel=GENERAL, text="x", thread_ts="1.000001"))[
+        "error"
+    ] == ("thread_not_found")
+    [stored] = fake.messages(GENERAL)
+    assert (stored["reply_count"], stored["reply_users"], stored["edits"]) == (2, [ALICE, "U0BOT"], 0)
+    assert [r["text"] for r in fake.replies(GENERAL, root["ts"])] == ["approved", "thanks"]
+    replies = web.conversations_replies(channel=GENERAL, ts=root["ts"])["messages"]
+    assert [m["text"] for m in replies] == ["draft", "approved", "thanks"]
+    history = web.conversations_history(channel=GENERAL)["messages"]
+    assert [m["text"] for m in history] == ["draft"] and "metadata" not in history[0]
+    with_meta = web.conversations_history(channel=GENERAL, include_all_metadata=True)["messages"]
+    assert with_meta[0]["metadata"]["event_type"] == "post"
+    link = web.chat_getPermalink(channel=GENERAL, message_ts=root["ts"])["permalink"]
+    assert link == f"https://fake.slack.test/archives/{GENERAL}/p{root['ts'].replace('.', '')}"
+
+
+def test_channel_membership_rules(fake: FakeSlack, web: WebClient) -> None:
+    assert api_error(lambda: web.chat_postMessage(channel="C0NOPE", text="x"))["error"] == "channel_not_found"
+    assert api_error(lambda: web.chat_postMessage(channel=SECRET_ROOM, text="x"))["error"] == "not_in_channel"
+    web.chat_postMessage(channel=PUBLIC_UNJOINED, text="chat:write.public allows this")
+    assert api_error(lambda: web.conversations_history(channel=PUBLIC_UNJOINED))["error"] == "not_in_channel"
+    assert api_error(lambda: web.conversations_info(channel=SECRET_ROOM))["error"] == "channel_not_found"
+    assert web.conversations_join(channel=PUBLIC_UNJOINED)["channel"]["is_member"] is True
+    info = web.conversations_info(channel=PRIVATE, include_num_members=True)["channel"]
+    assert (info["name"], info["is_private"], info["num_members"]) == ("approvals", True, 2)
+    assert web.team_info()["team"]["id"] == fake.team_id
+    data = api_error(lambda: web.chat_postEphemeral(channel=GENERAL, user=CAROL, text="psst"))
+    assert data["error"] == "user_not_in_channel"
+    web.chat_postEphemeral(channel=GENERAL, user=BOB, text="only you")
+    assert [e["text"] for e in fake.ephemerals(user=BOB)] == ["only you"]
+
+
+def test_update_delete_and_text_limits(fake: FakeSlack, web: WebClient) -> None:
+    posted = web.chat_postMessage(channel=GENERAL, text="x" * 40_001, blocks=[section("body")])
+    assert posted["warning"] == "message_truncated"
+    assert len(fake.message(GENERAL, posted["ts"])["text"]) == 40_000
+    assert api_error(lambda: web.chat_update(channel=GENERAL, ts="1.000001", text="x"))["error"] == (
+        "message_not_found"
+    )
+    assert api_error(lambda: web.chat_update(channel=GENERAL, ts=posted["ts"], text="y" * 4001))["error"] == (
+        "msg_too_long"
+    )
+    web.chat_update(channel=GENERAL, ts=posted["ts"], text="decided")
+    updated = fake.message(GENERAL, posted["ts"])
+    assert (updated["text"], updated["blocks"][0]["text"]["text"], updated["edits"]) == ("decided", "body", 1)
+    human = fake.add_message(GENERAL, user=ALICE, text="mine")
+    data = api_error(lambda: web.chat_update(channel=GENERAL, ts=human["ts"], text="edited"))
+    assert data["error"] == "cant_update_message"
+    web.chat_delete(channel=GENERAL, ts=posted["ts"])
+    assert [m["text"] for m in fake.messages(GENERAL)] == ["mine"]
+
+
+def _many(n: int, make: Callable[[int], dict[str, Any]]) -> list[dict[str, Any]]:
+    return [make(i) for i in range(n)]
+
+
+@pytest.mark.parametrize(
+    ("blocks", "pointer"),
+    [
+        (_many(51, lambda i: section(f"s{i}")), "/blocks]"),
+        ([section("x" * 3001)], "/blocks/0/text/text"),
+        ([{"type": "header", "text": plain("h" * 151)}], "/blocks/0/text/text"),
+        ([{"type": "actions", "elements": [button("a", text="b" * 76)]}], "/blocks/0/elements/0/text/text"),
+        ([{"type": "actions", "elements": [button("a", value="v" * 2001)]}], "/blocks/0/elements/0/value"),
+        ([{"type": "context", "elements": _many(11, lambda i: plain(str(i)))}], "/blocks/0/elements"),
+        ([{"type": "actions", "elements": _many(26, lambda i: button(f"a{i}"))}], "/blocks/0/elements"),
+        ([section("a", block_id="same"), section("b", block_id="same")], "/blocks/1/block_id"),
+        ([section("")], "/blocks/0/text/text"),
+    ],
+    ids=[
+        "51-blocks",
+        "section",
+        "header",
+        "button-text",
+        "button-value",
+        "context",
+        "actions",
+        "dup-id",
+        "empty",
+    ],
+)
+def test_message_block_limits(web: WebClient, blocks: list[dict[str, Any]], pointer: str) -> None:
+    data = api_error(lambda: web.chat_postMessage(channel=GENERAL, text="fallback", blocks=blocks))
+    assert data["error"] == "invalid_blocks"
+    assert any(pointer in m for m in data["response_metadata"]["messages"]), data
+
+
+def test_message_blocks_at_the_limits_pass(web: WebClient) -> None:
+    blocks = _many(49, lambda i: section("x" * 3000)) + [
+        {"type": "actions", "elements": _many(25, lambda i: button(f"a{i}", text="b" * 75, value="v" * 2000))}
+    ]
+    web.chat_postMessage(channel=GENERAL, text="fallback", blocks=blocks)
+
+
+# Views
+
+
+def _select(options: int = 2, *, text: str = "opt", groups: int = 0) -> dict[str, Any]:
+    element: dict[str, Any] = {"type": "static_select", "action_id": "pick"}
+    opts = [{"text": plain(text), "value": f"v{i}"} for i in range(options)]
+    if groups:
+        element["option_groups"] = [{"label": plain(f"g{i}"), "options": opts} for i in range(groups)]
+    else:
+        element["options"] = opts
+    return {"type": "input", "block_id": "pick", "label": plain("Pick"), "element": element}
+
+
+@pytest.mark.parametrize(
+    ("view", "error", "needle"),
+    [
+        (modal(title=plain("t" * 25)), "invalid_arguments", "/view/title/text"),
+        (
+            {"type": "modal", "title": plain("No submit"), "blocks": [text_input("a")]},
+            "invalid_arguments",
+            "submit",
+        ),
+        (modal(submit=plain("s" * 25)), "invalid_arguments", "/view/submit/text"),
+        (modal(*_many(101, lambda i: section(str(i)))), "invalid_arguments", "/view/blocks]"),
+        (modal(private_metadata="m" * 3001), "invalid_arguments", "/view/private_metadata"),
+        (modal(callback_id="c" * 256), "invalid_arguments", "/view/callback_id"),
+        (modal(text_input("a", max_length=3001)), "invalid_arguments", "max_length"),
+        (modal(text_input("a", max_length=0)), "invalid_arguments", "max_length"),
+        (modal(text_input("a") | {"label": plain("l" * 2001)}), "invalid_arguments", "/label/text"),
+        (modal(_select(text="o" * 76)), "invalid_arguments", "/options/0/text/text"),
+        (modal(_select(101)), "invalid_arguments", "/element/options]"),
+        (modal(_select(1, groups=101)), "invalid_arguments", "/element/option_groups]"),
+        (modal(*_many(90, lambda i: section("x" * 2900))), "view_too_large", None),
+    ],
+    ids=[
+        "title",
+        "no-submit",
+        "submit-text",
+        "101-blocks",
+        "metadata",
+        "callback",
+        "max-3001",
+        "max-0",
+        "label",
+        "option",
+        "101-options",
+        "101-groups",
+        "250kB",
+    ],
+)
+def test_modal_limits(
+    fake: FakeSlack, web: WebClient, view: dict[str, Any], error: str, needle: str | None
+) -> None:
+    data = api_error(lambda: web.views_open(trigger_id=fake.issue_trigger_id(ALICE), view=view))
+    assert data["error"] == error
+    if needle:
+        assert any(needle in m for m in data["response_metadata"]["messages"]), data
+    assert fake.views(ALICE) == []
+
+
+def test_trigger_ids_expire_and_are_single_use(fake: FakeSlack, web: WebClient) -> None:
+    trigger = fake.issue_trigger_id(ALICE)
+    opened = web.views_open(trigger_id=trigger, view=modal(text_input("text")))["view"]
+    assert [v["id"] for v in fake.views(ALICE)] == [opened["id"]]
+    assert (
+        api_error(lambda: web.views_open(trigger_id=trigger, view=modal()))["error"] == "exchanged_trigger_id"
+    )
+    assert (
+        api_error(lambda: web.views_open(trigger_id="nonsense", view=modal()))["error"]
+        == "invalid_trigger_id"
+    )
+    assert api_error(lambda: web.views_open(view=modal()))["error"] == "invalid_arguments"
+    fake.trigger_ttl = 0.05
+    stale = fake.issue_trigger_id(ALICE)
+    time.sleep(0.1)
+    assert api_error(lambda: web.views_open(trigger_id=stale, view=modal()))["error"] == "expired_trigger_id"
+
+
+def test_views_update_push_and_publish(fake: FakeSlack, web: WebClient) -> None:
+    root = web.views_open(trigger_id=fake.issue_trigger_id(ALICE), view=modal(external_id="draft-1"))["view"]
+    loaded = modal(title=plain("Loaded"), external_id="draft-1")
+    updated = web.views_update(view_id=root["id"], hash=root["hash"], view=loaded)["view"]
+    assert updated["id"] == root["id"] and updated["hash"] != root["hash"]
+    data = api_error(lambda: web.views_update(view_id=root["id"], hash=root["hash"], view=modal()))
+    assert data["error"] == "hash_conflict"
+    web.views_update(external_id="draft-1", view=modal(title=plain("Again"), external_id="draft-1"))
+    assert fake.view(root["id"])["title"]["text"] == "Again"
+    assert api_error(lambda: web.views_update(view_id="VNOPE", view=modal()))["error"] == "not_found"
+    for _ in range(2):
+        web.views_push(trigger_id=fake.issue_trigger_id(ALICE), view=modal())
+    data = api_error(lambda: web.views_push(trigger_id=fake.issue_trigger_id(ALICE), view=modal()))
+    assert data["error"] == "push_limit_reached"
+    assert len(fake.views(ALICE)) == 3
+    home = web.views_publish(user_id=BOB, view={"type": "home", "blocks": [section("hi")]})["view"]
+    assert fake.views(BOB)[0]["id"] == home["id"]
+    assert api_error(lambda: web.views_publish(user_id=BOB, view=modal()))["error"] == "invalid_arguments"
+
+
+# Directory, groups, reactions, files
+
+
+def test_users_info_time_zone(web: WebClient) -> None:
+    user = web.users_info(user=BOB)["user"]
+    offset = datetime.now(ZoneInfo("America/Los_Angeles")).utcoffset()
+    assert offset is not None
+    assert (user["tz"], user["tz_offset"], user["is_admin"]) == (
+        "America/Los_Angeles",
+        offset.total_seconds(),
+        True,
+    )
+    assert user["tz_label"] in ("Pacific Standard Time", "Pacific Daylight Time")
+    assert api_error(lambda: web.users_info(user="U0NOBODY"))["error"] == "user_not_found"
+
+
+def test_usergroups_need_a_paid_plan(fake: FakeSlack, web: WebClient) -> None:
+    assert (
+        api_error(lambda: web.usergroups_users_list(usergroup="S0APPROVERS"))["error"]
+        == "plan_upgrade_required"
+    )
+    fake.add_usergroup("S0APPROVERS", "approvers", [ALICE, BOB])
+    assert web.usergroups_users_list(usergroup="S0APPROVERS")["users"] == [ALICE, BOB]
+    assert web.usergroups_list(include_users=True)["usergroups"][0]["users"] == [ALICE, BOB]
+    assert api_error(lambda: web.usergroups_users_list(usergroup="S0NOPE"))["error"] == "no_such_subteam"
+
+
+def test_dms_reactions_and_files(fake: FakeSlack, web: WebClient) -> None:
+    im = web.conversations_open(users=ALICE)["channel"]["id"]
+    web.chat_postMessage(channel=ALICE, text="by user id")
+    posted = web.chat_postMessage(channel=im, text="by IM id")
+    assert [m["text"] for m in fake.dms(ALICE)] == ["by user id", "by IM id"]
+    web.reactions_add(channel=im, timestamp=posted["ts"], name="white_check_mark")
+    assert fake.message(im, posted["ts"])["reactions"][0]["name"] == "white_check_mark"
+    data = api_error(lambda: web.reactions_add(channel=im, timestamp=posted["ts"], name="white_check_mark"))
+    assert data["error"] == "already_reacted"
+    info = fake.add_file("F0IMG", "cat.png", b"\x89PNG", mimetype="image/png", user=ALICE)
+    assert web.files_info(file="F0IMG")["file"]["url_private_download"] == info["url_private_download"]
+    assert api_error(lambda: web.files_info(file="F0NOPE"))["error"] == "file_not_found"
+    authorised = httpx.get(
+        info["url_private_download"], headers={"Authorization": f"Bearer {fake.bot_token}"}
+    )
+    assert authorised.content == b"\x89PNG"
+    assert httpx.get(info["url_private_download"]).headers["content-type"].startswith("text/html")
+
+
+# Faults
+
+
+def test_rate_limit_is_retried_by_the_sdk_handler(fake: FakeSlack) -> None:
+    plain_client = WebClient(token=fake.bot_token, base_url=fake.url)
+    fake.fail_next("chat.postMessage")
+    with pytest.raises(SlackApiError) as caught:
+        plain_client.chat_postMessage(channel=GENERAL, text="x")
+    assert caught.value.response.status_code == 429
+    assert caught.value.response.headers["Retry-After"] == "1"
+    retrying = WebClient(
+        token=fake.bot_token,
+        base_url=fake.url,
+        retry_handlers=[RateLimitErrorRetryHandler(max_retry_count=2)],
+    )
+    fake.fail_next("chat.postMessage", retry_after=0)
+    assert retrying.chat_postMessage(channel=GENERAL, text="after retry")["ok"]
+    assert [c["error"] for c in fake.calls("chat.postMessage")] == ["ratelimited", "ratelimited", None]
+
+
+def test_other_faults_and_reset(fake: FakeSlack, web: WebClient) -> None:
+    fake.fail_next("chat.update", status=200, error="is_archived", times=2)
+    fake.fail_next("views.open", status=500, error="internal_error")
+    for _ in range(2):
+        assert (
+            api_error(lambda: web.chat_update(channel=GENERAL, ts="1.2", text="x"))["error"] == "is_archived"
+        )
+    assert (
+        api_error(lambda: web.chat_update(channel=GENERAL, ts="1.2", text="x"))["error"]
+        == "message_not_found"
+    )
+    with pytest.raises(SlackApiError) as caught:
+        web.views_open(trigger_id=fake.issue_trigger_id(ALICE), view=modal())
+    assert caught.value.response.status_code == 500
+    fake.fail_next("auth.test")
+    fake.reset_faults()
+    assert web.auth_test()["ok"]
+
+
+def test_wait_for_reports_recent_calls(fake: FakeSlack, web: WebClient) -> None:
+    web.chat_postMessage(channel=GENERAL, text="first")
+    assert fake.wait_for(lambda: fake.messages(GENERAL))[0]["text"] == "first"
+    with pytest.raises(AssertionError, match=r"(?s)not met within 0.1s.*chat.postMessage ok"):
+        fake.wait_for(lambda: fake.message(GENERAL, "1.000001"), timeout=0.1)
+
+
+def test_catalog_matches_the_reference_data() -> None:
+    candidates = [Path(__file__).resolve().parents[2] / "shared", Path("/work/shared")]
+    folder = next((c / "slack" / "methods" for c in candidates if (c / "slack" / "methods").is_dir()), None)
+    if folder is None:
+        pytest.skip("shared/slack/methods is not beside this checkout")
+    for method, spec in METHODS.items():
+        reference = json.loads((folder / f"{method}.json").read_text())
+        assert spec.required == set(reference["args"].get("required", [])), method
+        assert spec.args == set(reference["args"]["properties"]), method
+        assert spec.errors == set(reference.get("errors", {})), method
+
+
+# SlackClient against a recording app
+
+
+class Recorder:
+    """A stand-in app: records each request and answers with whatever `reply` says."""
+
+    def __init__(self) -> None:
+        self.requests: list[tuple[dict[str, str], bytes]] = []
+        self.reply: Callable[[bytes], tuple[int, bytes, str]] = lambda body: (200, b"", "text/plain")
+        recorder = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                recorder.requests.append((dict(self.headers.items()), body))
+                status, answer, content_type = recorder.reply(body)
+                self.send_response(status)
+                self.send_header("Content-Type", content_type)
+                self.send_header("Content-Length", str(len(answer)))
+                self.end_headers()
+                self.wfile.write(answer)
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/slack/events"
+        threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True).start()
+
+    def payload(self, index: int = -1) -> dict[str, Any]:
+        result: dict[str, Any] = json.loads(parse_qs(self.requests[index][1].decode())["payload"][0])
+        return result
+
+    def json_reply(self, body: dict[str, Any]) -> None:
+        self.reply = lambda _: (200, json.dumps(body).encode(), "application/json")
+
+
+@pytest.fixture
+def recorder() -> Iterator[Recorder]:
+    app = Recorder()
+    yield app
+    app.server.shutdown()
+    app.server.server_close()
+
+
+@pytest.fixture
+def slack(fake: FakeSlack, recorder: Recorder) -> Iterator[SlackClient]:
+    with SlackClient(app_url=recorder.url, signing_secret=SECRET, fake=fake) as client:
+        yield client
+
+
+def test_requests_are_signed_like_slack(fake: FakeSlack, recorder: Recorder, slack: SlackClient) -> None:
+    verifier = SignatureVerifier(SECRET)
+    slack.slash_command(ALICE, text="hello world")
+    headers, body = recorder.requests[-1]
+    assert verifier.is_valid_request(body, headers)
+    assert not SignatureVerifier("other-secret").is_valid_request(body, headers)
+    assert headers["X-Slack-Signature"] == verifier.generate_signature(
+        timestamp=headers["X-Slack-Request-Timestamp"], body=body
+    )
+    stale = int(time.time()) - 600
+    slack.send_raw(b"token=x", timestamp=stale)
+    headers, body = recorder.requests[-1]
+    assert headers["X-Slack-Signature"] == verifier.generate_signature(timestamp=str(stale), body=body)
+    assert not verifier.is_valid_request(body, headers)  # correctly signed, but older than 5 minutes
+    slack.send_raw(b"token=x", signature="v0=" + "0" * 64)
+    headers, body = recorder.requests[-1]
+    assert not verifier.is_valid_request(body, headers)
+
+
+def test_slash_command_payload_and_ack_body(
+    fake: FakeSlack, web: WebClient, recorder: Recorder, slack: SlackClient
+) -> None:
+    recorder.json_reply({"text": "Drafting…"})
+    slack.slash_command(ALICE, "/post", "hello", channel_id=GENERAL)
+    headers, body = recorder.requests[-1]
+    form = {k: v[0] for k, v in parse_qs(body.decode(), keep_blank_values=True).items()}
+    assert set(form) == {
+        "token", "team_id", "team_domain", "channel_id", "channel_name", "user_id", "user_name", "command",
+        "text", "api_app_id", "is_enterprise_install", "response_url", "trigger_id",
+    }  # fmt: skip
+    assert (form["channel_name"], form["user_name"], form["text"], form["is_enterprise_install"]) == (
+        "general",
+        "alice",
+        "hello",
+        "false",
+    )
+    assert [e["text"] for e in fake.ephemerals(channel=GENERAL, user=ALICE)] == ["Drafting…"]
+    web.views_open(trigger_id=form["trigger_id"], view=modal())
+    WebhookClient(form["response_url"]).send(text="Scheduled", replace_original=True)
+    assert [(e["text"], e["edits"]) for e in fake.ephemerals(user=ALICE)] == [("Scheduled", 1)]
+    WebhookClient(form["response_url"]).send(text="Posted for all", response_type="in_channel")
+    assert fake.messages(GENERAL)[-1]["text"] == "Posted for all"
+
+
+def test_click_payload_and_response_url(
+    fake: FakeSlack, web: WebClient, recorder: Recorder, slack: SlackClient
+) -> None:
+    blocks = [section("Approve?"), {"type": "actions", "elements": [button("approve", "Approve", "post-7")]}]
+    posted = web.chat_postMessage(channel=GENERAL, text="Approve?", blocks=blocks)
+    message = fake.message(GENERAL, posted["ts"])
+    slack.click(BOB, channel_id=GENERAL, message=message, action_id="approve")
+    payload = recorder.payload()
+    assert payload["type"] == "block_actions" and payload["user"]["id"] == BOB
+    assert payload["container"] == {
+        "type": "message",
+        "message_ts": posted["ts"],
+        "channel_id": GENERAL,
+        "is_ephemeral": False,
+    }
+    [action] = payload["actions"]
+    assert (action["action_id"], action["value"], action["block_id"]) == (
+        "approve",
+        "post-7",
+        message["blocks"][1]["block_id"],
+    )
+    assert "edits" not in payload["message"] and payload["channel"]["name"] == "general"
+    WebhookClient(payload["response_url"]).send(text="Approved by bob", blocks=[], replace_original=True)
+    assert fake.message(GENERAL, posted["ts"])["edits"] == 1
+    with pytest.raises(AssertionError, match="reject"):
+        slack.click(BOB, channel_id=GENERAL, message=message, action_id="reject")
+
+
+def test_shortcut_and_click_in_view(
+    fake: FakeSlack, web: WebClient, recorder: Recorder, slack: SlackClient
+) -> None:
+    slack.global_shortcut(ALICE, "postgate_new_post")
+    shortcut = recorder.payload()
+    assert (shortcut["type"], shortcut["callback_id"]) == ("shortcut", "postgate_new_post")
+    assert "channel" not in shortcut
+    view = modal(
+        text_input("text", initial_value="Hi"), section("More?", accessory=button("preview", "Preview"))
+    )
+    opened = web.views_open(trigger_id=shortcut["trigger_id"], view=view)["view"]
+    slack.click_in_view(ALICE, view_id=opened["id"], action_id="preview")
+    clicked = recorder.payload()
+    assert clicked["container"] == {"type": "view", "view_id": opened["id"]}
+    assert clicked["view"]["state"]["values"]["text"]["text_input"]["value"] == "Hi"
+    assert (clicked["actions"][0]["action_id"], clicked["actions"][0]["value"]) == ("preview", "v")
+    web.views_push(trigger_id=clicked["trigger_id"], view=modal(title=plain("Preview")))
+    assert len(fake.views(ALICE)) == 2
+
+
+def test_submit_view_builds_state_like_slack(
+    fake: FakeSlack, web: WebClient, recorder: Recorder, slack: SlackClient
+) -> None:
+    options = [{"text": plain(n), "value": n} for n in ("x", "linkedin", "mastodon")]
+    view = modal(
+        text_input("text", initial_value="Hello", max_length=280),
+        an_input("targets", "multi_static_select", "t", options=options, initial_options=options[:1]),
+        an_input("when", "radio_buttons", "w", options=options, initial_option=options[2]),
+        an_input("at", "datetimepicker", "d", initial_date_time=1_800_000_000),
+        an_input("day", "datepicker", "dp", optional=True),
+        an_input("time", "timepicker", "tp", initial_time="09:30", timezone="Europe/Berlin"),
+        an_input("who", "users_select", "u", optional=True),
+        private_metadata="post-7",
+    )
+    opened = web.views_open(trigger_id=fake.issue_trigger_id(ALICE), view=view)["view"]
+    slack.submit_view(ALICE, opened["id"], {"targets": ["x", "mastodon"], "at": 1_900_000_000})
+    submitted = recorder.payload()
+    assert submitted["type"] == "view_submission" and submitted["response_urls"] == []
+    sent = submitted["view"]
+    assert (sent["id"], sent["hash"], sent["callback_id"], sent["private_metadata"]) == (
+        opened["id"],
+        opened["hash"],
+        "compose",
+        "post-7",
+    )
+    assert sent["state"]["values"] == {
+        "text": {"text_input": {"type": "plain_text_input", "value": "Hello"}},
+        "targets": {"t": {"type": "multi_static_select", "selected_options": [options[0], options[2]]}},
+        "when": {"w": {"type": "radio_buttons", "selected_option": options[2]}},
+        "at": {"d": {"type": "datetimepicker", "selected_date_time": 1_900_000_000}},
+        "day": {"dp": {"type": "datepicker", "selected_date": None}},
+        "time": {"tp": {"type": "timepicker", "selected_time": "09:30", "timezone": "Europe/Berlin"}},
+        "who": {"u": {"type": "users_select", "selected_user": None}},
+    }
+    assert fake.views(ALICE) == []  # the empty 200 ack closed it
+
+
+def test_submit_view_applies_response_actions(
+    fake: FakeSlack, web: WebClient, recorder: Recorder, slack: SlackClient
+) -> None:
+    opened = web.views_open(trigger_id=fake.issue_trigger_id(ALICE), view=modal(text_input("text")))["view"]
+    with pytest.raises(ValueError, match="required"):
+        slack.submit_view(ALICE, opened["id"])
+    with pytest.raises(ValueError, match="no input blocks"):
+        slack.submit_view(ALICE, opened["id"], {"txt": "typo"})
+    recorder.json_reply({"response_action": "errors", "errors": {"text": "Too short"}})
+    slack.submit_view(ALICE, opened["id"], {"text": "hi"})
+    assert fake.view(opened["id"])["errors"] == {"text": "Too short"}
+    recorder.json_reply(
+        {"response_action": "update", "view": modal(text_input("text"), title=plain("Fixed"))}
+    )
+    slack.submit_view(ALICE, opened["id"])
+    assert recorder.payload()["view"]["state"]["values"]["text"]["text_input"]["value"] == "hi"  # input kept
+    assert fake.view(opened["id"])["title"]["text"] == "Fixed" and fake.view(opened["id"])["errors"] == {}
+    recorder.json_reply({"response_action": "push", "view": modal(title=plain("Confirm"))})
+    slack.submit_view(ALICE, opened["id"])
+    root, pushed = fake.views(ALICE)
+    assert (root["title"]["text"], pushed["title"]["text"]) == ("Fixed", "Confirm")
+    with pytest.raises(ValueError, match="not the one"):
+        slack.submit_view(ALICE, root["id"])
+    recorder.json_reply({"response_action": "errors", "errors": {"not_an_input": "x"}})
+    with pytest.raises(AssertionError, match="non-input"):
+        slack.submit_view(ALICE, pushed["id"])
+    recorder.reply = lambda _: (200, b"", "text/plain")
+    slack.submit_view(ALICE, pushed["id"])
+    assert [v["id"] for v in fake.views(ALICE)] == [root["id"]]
+    recorder.json_reply({"response_action": "clear"})
+    slack.submit_view(ALICE, root["id"])
+    assert fake.views(ALICE) == []
+
+
+def test_events_and_retries(fake: FakeSlack, recorder: Recorder, slack: SlackClient) -> None:
+    slack.app_home_opened(ALICE)
+    headers, body = recorder.requests[-1]
+    envelope = json.loads(body)
+    assert envelope["type"] == "event_callback" and envelope["event"]["type"] == "app_home_opened"
+    assert headers["Content-Type"] == "application/json" and "X-Slack-Retry-Num" not in headers
+    slack.event(envelope["event"], retry_num=1, event_id=slack.last_event_id)
+    headers, body = recorder.requests[-1]
+    assert (headers["X-Slack-Retry-Num"], json.loads(body)["event_id"]) == ("1", envelope["event_id"])
+
+
+# The whole loop with a real Bolt app
+
+
+class _ThreadingWSGIServer(ThreadingMixIn, WSGIServer):
+    daemon_threads = True
+
+
+class _QuietHandler(WSGIRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+def test_bolt_app_round_trip(fake: FakeSlack) -> None:
+    app = App(client=WebClient(token=fake.bot_token, base_url=fake.url), signing_secret=SECRET)
+
+    @app.command("/post")
+    def open_composer(ack: Callable[..., None], body: dict[str, Any], client: WebClient) -> None:
+        ack()
+        client.views_open(
+            trigger_id=body["trigger_id"], view=modal(text_input("text", initial_value="draft"))
+        )
+
+    @app.view("compose")
+    def submit(ack: Callable[..., None], view: dict[str, Any]) -> None:
+        if view["state"]["values"]["text"]["text_input"]["value"] == "draft":
+            ack(response_action="errors", errors={"text": "Write the post first"})
+        else:
+            ack()
+
+    server = make_server("127.0.0.1", 0, SlackRequestHandler(app), _ThreadingWSGIServer, _QuietHandler)
+    threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_port}/slack/events"
+    try:
+        with SlackClient(app_url=url, signing_secret=SECRET, fake=fake) as slack:
+            assert slack.slash_command(ALICE).status_code == 200
+            [opened] = fake.wait_for(lambda: fake.views(ALICE))
+            assert slack.submit_view(ALICE, opened["id"]).status_code == 200
+            assert fake.view(opened["id"])["errors"] == {"text": "Write the post first"}
+            slack.submit_view(ALICE, opened["id"], {"text": "Launch day!"})
+            assert fake.views(ALICE) == []
+            assert slack.send_raw(b"command=%2Fpost", timestamp=int(time.time()) - 600).status_code == 401
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert [c["method"] for c in fake.calls()] == ["auth.test", "views.open"]
