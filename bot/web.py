@@ -73,7 +73,11 @@ class WebApp:
                 "x-slack-signature": environ.get("HTTP_X_SLACK_SIGNATURE", ""),
                 "x-slack-request-timestamp": environ.get("HTTP_X_SLACK_REQUEST_TIMESTAMP", ""),
             }
-            if not self._verifier.is_valid_request(body, headers):
+            try:
+                valid = self._verifier.is_valid_request(body, headers)
+            except (ValueError, TypeError):  # a missing or non-numeric timestamp
+                valid = False
+            if not valid:
                 return _respond(start_response, "401 Unauthorized", {"error": "invalid request"})
         environ["wsgi.input"] = io.BytesIO(body)
         try:

@@ -56,7 +56,8 @@ def status_line(post: PostSnapshot) -> str:
         if approvals:
             line += f": {approvals}"
     elif post.status in (PostStatus.APPROVED, PostStatus.PUBLISHING, PostStatus.SUBMITTED):
-        line += " by " + ", ".join(mention(u) for u in post.approvals)
+        approvers = ", ".join(mention(u) for u in post.approvals)
+        line += f" by {approvers}" if post.status is PostStatus.APPROVED else f" · approved by {approvers}"
         if post.status is PostStatus.APPROVED and post.publish_at is not None:
             line += f" · publishing {slack_date(post.publish_at)}"
     elif post.status is PostStatus.REJECTED and post.rejected_by:
