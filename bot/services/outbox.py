@@ -12,7 +12,7 @@ import logging
 import random
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Any
+from typing import Any, cast
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
@@ -70,10 +70,9 @@ class SlackOutbox:
         for row in rows:
             if row.post_id is not None and row.post_id in blocked_posts:
                 continue
-            if not self._deliver_one(row):
-                if row.post_id is not None:
-                    # Later messages of this post must not overtake the one that failed.
-                    blocked_posts.add(row.post_id)
+            if not self._deliver_one(row) and row.post_id is not None:
+                # Later messages of this post must not overtake the one that failed.
+                blocked_posts.add(row.post_id)
         return len(rows) == self._batch
 
     def next_due_time(self) -> datetime | None:
@@ -104,11 +103,18 @@ class SlackOutbox:
             )
             return bool(result.rowcount)  # type: ignore[attr-defined]
 
+    def _already_sent(self, row_id: int) -> bool:
+        with self._db.read() as session:
+            current = session.get(OutboxMessage, row_id)
+            return current is not None and current.status == "sent"
+
     def _deliver_one(self, row: OutboxMessage) -> bool:
         assert row.id is not None
         now = self._clock.now()
         if not self._claim(row.id, now):
-            return False
+            # Either sent meanwhile (a coalesced root refresh: later rows may follow) or held by another
+            # replica (later rows of the post must wait for it).
+            return self._already_sent(row.id)
         try:
             self._send(row)
         except NotReady:
@@ -201,7 +207,7 @@ class SlackOutbox:
             ]
         self._client.chat_update(
             channel=post.approval_channel_id,
-            ts=post.message_ts,
+            ts=cast(str, post.message_ts),  # callers only refresh a root that was posted
             text=snapshot_message["text"][:3900],
             blocks=snapshot_message["blocks"],
         )

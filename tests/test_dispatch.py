@@ -1,0 +1,183 @@
+"""The dispatcher and the outbox against the fake Slack and fake Publora over loopback, on both databases,
+driven step by step with a controllable clock: lateness, unknown outcomes, outages, Slack rate limits."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlmodel import select
+
+from bot.db import repo
+from bot.db.engine import Database
+from bot.db.tables import OutboxMessage
+from bot.domain.model import Account, Draft, PostStatus
+from bot.domain.networks import Network
+from bot.main import Postgate, build
+from bot.providers.base import RetryPolicy
+from bot.providers.dry_run import DryRunProvider
+from bot.providers.publora import PubloraProvider
+from bot.settings import Settings
+from tests.conftest import FakeClock
+from tests.fakes.publora import FakePublora
+from tests.fakes.slack_api import FakeSlack
+
+APPROVALS, AUTHOR, ANA = "C0APPROVALS", "U0AUTHOR", "U0ANA"
+KEY = "sk_test_0123456789.abcdef"
+
+
+@pytest.fixture
+def slack() -> Iterator[FakeSlack]:
+    fake = FakeSlack().start()
+    fake.add_user(AUTHOR, "alex")
+    fake.add_user(ANA, "ana")
+    fake.add_channel(APPROVALS, "approvals", members=[AUTHOR, ANA])
+    yield fake
+    fake.stop()
+
+
+@pytest.fixture
+def publora() -> Iterator[FakePublora]:
+    fake = FakePublora(publish_delay=0.2).start()
+    yield fake
+    fake.stop()
+
+
+def settings_for(slack: FakeSlack, publora: FakePublora, **extra: object) -> Settings:
+    values: dict[str, object] = dict(
+        slack_bot_token=slack.bot_token, slack_signing_secret="s3cret-signing", slack_api_url=slack.url,
+        approval_channel=APPROVALS, approvers=[ANA], publora_api_key=KEY, publora_base_url=publora.url,
+    )
+    values.update(extra)
+    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+
+
+def make_app(slack: FakeSlack, publora: FakePublora, db: Database, clock: FakeClock, *, timeout: float = 5.0,
+             attempts: int = 2) -> Postgate:
+    provider = PubloraProvider(api_key=KEY, base_url=publora.url, timeout=timeout,
+                               retry=RetryPolicy(attempts=attempts, base_delay=0.01, max_delay=0.02), sleep=lambda _: None)
+    return build(settings_for(slack, publora), clock=clock, database=db, providers={"publora": provider})
+
+
+def draft_for(publora: FakePublora, text: str = "Hello", at: datetime | None = None) -> Draft:
+    x = publora.add_connection("twitter", "1111", username="acme")
+    return Draft(text=text, targets=(Account("publora", x, Network.X, "@acme"),), publish_at=at)
+
+
+def approve(app: Postgate, draft: Draft) -> int:
+    post_id = app.services.posts.create(team_id="T0POSTGATE", author_id=AUTHOR, author_tz="UTC", draft=draft)
+    app.outbox.deliver_due()
+    app.services.posts.approve(team_id="T0POSTGATE", post_id=post_id, user_id=ANA)
+    return post_id
+
+
+def status_of(db: Database, post_id: int) -> PostStatus:
+    with db.read() as session:
+        return PostStatus(repo.get_post(session, post_id).status)
+
+
+def thread_text(slack: FakeSlack) -> str:
+    [root] = slack.messages(APPROVALS)
+    return "\n".join(m["text"] for m in slack.replies(APPROVALS, root["ts"]))
+
+
+@pytest.fixture
+def real_now_clock() -> FakeClock:
+    return FakeClock(datetime.now(UTC).replace(microsecond=0))
+
+
+def test_a_post_due_while_postgate_was_down_goes_out_at_start_with_a_lateness_note(
+    slack: FakeSlack, publora: FakePublora, db: Database, real_now_clock: FakeClock
+) -> None:
+    app = make_app(slack, publora, db, real_now_clock)
+    post_id = approve(app, draft_for(publora, at=real_now_clock.now() + timedelta(minutes=10)))
+    real_now_clock.advance(minutes=30)  # Postgate was down past the post's time
+    app.dispatcher.run_once()
+    app.outbox.deliver_due()
+    assert status_of(db, post_id) is PostStatus.SUBMITTED
+    assert len(publora.requests("create-post")) == 1
+    assert "20 minutes late" in thread_text(slack)
+
+
+def test_an_answer_lost_after_publora_stored_the_post_is_retried_with_the_same_key_and_creates_one_post(
+    slack: FakeSlack, publora: FakePublora, db: Database, real_now_clock: FakeClock
+) -> None:
+    app = make_app(slack, publora, db, real_now_clock, timeout=0.5, attempts=1)
+    publora.fail_next("create-post", after_processing=True, delay=1.5)
+    post_id = approve(app, draft_for(publora))
+    app.dispatcher.run_once()
+    assert status_of(db, post_id) is PostStatus.APPROVED  # outcome unknown: retry later, same key
+    real_now_clock.advance(minutes=1)
+    app.dispatcher.run_once()
+    assert status_of(db, post_id) is PostStatus.SUBMITTED
+    keys = {r["headers"]["idempotency-key"] for r in publora.requests("create-post")}
+    assert len(publora.requests("create-post")) == 2 and len(keys) == 1
+    assert len(publora.groups()) == 1
+
+
+def test_a_long_outage_ends_in_a_plain_failure_report_without_duplicates(
+    slack: FakeSlack, publora: FakePublora, db: Database, real_now_clock: FakeClock
+) -> None:
+    app = make_app(slack, publora, db, real_now_clock)
+    publora.set_down(True)
+    post_id = approve(app, draft_for(publora))
+    for _ in range(10):
+        app.dispatcher.run_once()
+        real_now_clock.advance(minutes=15)
+    app.outbox.deliver_due()
+    assert status_of(db, post_id) is PostStatus.FAILED
+    assert "could not reach the provider" in thread_text(slack)
+    assert publora.groups() == {}
+
+
+def test_publishing_is_followed_until_live_and_reported_once(
+    slack: FakeSlack, publora: FakePublora, db: Database, real_now_clock: FakeClock
+) -> None:
+    app = make_app(slack, publora, db, real_now_clock)
+    post_id = approve(app, draft_for(publora))
+    app.dispatcher.run_once()
+    publora.wait_for(lambda: publora.published())
+    real_now_clock.advance(minutes=2)
+    app.dispatcher.run_once()
+    app.dispatcher.run_once()  # nothing left to do: no second report
+    app.outbox.deliver_due()
+    assert status_of(db, post_id) is PostStatus.PUBLISHED
+    assert thread_text(slack).count("Published.") == 1
+    with db.read() as session:
+        actions = [e.action for e in repo.list_audit(session, post_id=post_id)]
+    assert actions == ["created", "approved", "submitted", "handed_to_provider", "published"]
+
+
+def test_a_slack_rate_limit_delays_a_message_but_never_drops_it(
+    slack: FakeSlack, publora: FakePublora, db: Database, real_now_clock: FakeClock
+) -> None:
+    app = make_app(slack, publora, db, real_now_clock)
+    slack.fail_next("chat.postMessage", status=429, retry_after=2, times=1)
+    app.services.posts.create(team_id="T0POSTGATE", author_id=AUTHOR, author_tz="UTC", draft=draft_for(publora))
+    app.outbox.deliver_due()
+    assert slack.messages(APPROVALS) == []
+    with db.read() as session:
+        pending = session.exec(select(OutboxMessage).where(OutboxMessage.kind == "approval_request")).one()
+    assert pending.next_attempt_at >= real_now_clock.now() + timedelta(seconds=2)
+    real_now_clock.advance(seconds=4)
+    app.outbox.deliver_due()
+    assert len(slack.messages(APPROVALS)) == 1
+    assert "waiting for approval" in slack.dms(AUTHOR)[0]["text"]
+
+
+def test_the_dry_run_provider_reports_published_without_calling_anyone(
+    slack: FakeSlack, publora: FakePublora, db: Database, real_now_clock: FakeClock
+) -> None:
+    provider = DryRunProvider()
+    app = build(settings_for(slack, publora, publora_api_key=None, dry_run=True), clock=real_now_clock,
+                database=db, providers={"dry_run": provider})
+    [offered] = app.services.accounts.get()
+    account = offered.accounts[0]
+    post_id = approve(app, Draft(text="Trying it out", targets=(account,), publish_at=None))
+    app.dispatcher.run_once()
+    real_now_clock.advance(minutes=1)
+    app.dispatcher.run_once()
+    assert status_of(db, post_id) is PostStatus.PUBLISHED
+    assert [p.text for p in provider.posts] == ["Trying it out"]
+    assert publora.requests() == []
