@@ -88,7 +88,8 @@ def doctor(settings: Settings) -> int:
         revision = current_revision(engine)
         if revision is None:
             bad(
-                f"{engine.url.render_as_string(hide_password=True)} is reachable but not migrated; run `postgate migrate`"
+                f"{engine.url.render_as_string(hide_password=True)} is reachable but not migrated; "
+                "run `postgate migrate`"
             )
         else:
             ok(f"{engine.url.render_as_string(hide_password=True)} at revision {revision}")

@@ -181,7 +181,7 @@ def run(settings: Settings) -> int:
 
         assert settings.slack_app_token is not None
         socket_handler = SocketModeHandler(app.bolt, settings.slack_app_token.get_secret_value())
-        socket_handler.connect()
+        socket_handler.connect()  # type: ignore[no-untyped-call]  # slack_bolt leaves it unannotated
         log.info("connected to Slack in Socket Mode; health on :%s/healthz", settings.port)
     else:
         log.info("serving Slack on http://%s:%s/slack/events", settings.host, settings.port)
@@ -198,7 +198,7 @@ def run(settings: Settings) -> int:
         log.info("stopping (%s)", reason)
     finally:
         if socket_handler is not None:
-            socket_handler.close()
+            socket_handler.close()  # type: ignore[no-untyped-call]  # slack_bolt leaves it unannotated
         server.close()
         # Let in-flight submissions finish and record their outcome before the database goes.
         app.runner.shutdown(wait=True)

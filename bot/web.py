@@ -10,7 +10,7 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from slack_sdk.signature import SignatureVerifier
+from slack_sdk.signature import Clock, SignatureVerifier
 
 log = logging.getLogger(__name__)
 
@@ -87,7 +87,7 @@ class WebApp:
             return _respond(start_response, "400 Bad Request", {"error": "malformed request"})
 
 
-class _ClockAdapter:
+class _ClockAdapter(Clock):
     def __init__(self, now: Callable[[], float]) -> None:
         self._now = now
 

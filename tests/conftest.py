@@ -16,9 +16,20 @@ from bot.db.migrate import upgrade
 
 POSTGRES_ENV = "POSTGATE_TEST_POSTGRES_URL"
 SETTINGS_ENV = [
-    "SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "SLACK_APP_TOKEN", "SLACK_API_URL", "DATABASE_URL", "PORT",
-    "POSTGATE_APPROVAL_CHANNEL", "POSTGATE_APPROVERS", "POSTGATE_REQUIRED_APPROVALS", "PUBLORA_API_KEY",
-    "PUBLORA_BASE_URL", "POSTGATE_DRY_RUN", "POSTGATE_SWEEP_SECONDS", "POSTGATE_FOLLOW_POLL_SECONDS",
+    "SLACK_BOT_TOKEN",
+    "SLACK_SIGNING_SECRET",
+    "SLACK_APP_TOKEN",
+    "SLACK_API_URL",
+    "DATABASE_URL",
+    "PORT",
+    "POSTGATE_APPROVAL_CHANNEL",
+    "POSTGATE_APPROVERS",
+    "POSTGATE_REQUIRED_APPROVALS",
+    "PUBLORA_API_KEY",
+    "PUBLORA_BASE_URL",
+    "POSTGATE_DRY_RUN",
+    "POSTGATE_SWEEP_SECONDS",
+    "POSTGATE_FOLLOW_POLL_SECONDS",
 ]
 
 
@@ -53,7 +64,9 @@ def postgres_admin_url() -> str | None:
 def postgres_url() -> str:
     url = postgres_admin_url()
     if not url:
-        pytest.skip(f"PostgreSQL tests need {POSTGRES_ENV} (set by .ci/run), e.g. postgresql+psycopg://postgres@127.0.0.1:5432/test")
+        pytest.skip(
+            f"PostgreSQL tests need {POSTGRES_ENV} (set by .ci/run), e.g. postgresql+psycopg://postgres@127.0.0.1:5432/test"
+        )
     return url
 
 

@@ -45,18 +45,35 @@ def publora() -> Iterator[FakePublora]:
 
 
 def settings_for(slack: FakeSlack, publora: FakePublora, **extra: object) -> Settings:
-    values: dict[str, object] = dict(
-        slack_bot_token=slack.bot_token, slack_signing_secret="s3cret-signing", slack_api_url=slack.url,
-        approval_channel=APPROVALS, approvers=[ANA], publora_api_key=KEY, publora_base_url=publora.url,
-    )
+    values: dict[str, object] = {
+        "slack_bot_token": slack.bot_token,
+        "slack_signing_secret": "s3cret-signing",
+        "slack_api_url": slack.url,
+        "approval_channel": APPROVALS,
+        "approvers": [ANA],
+        "publora_api_key": KEY,
+        "publora_base_url": publora.url,
+    }
     values.update(extra)
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]
 
 
-def make_app(slack: FakeSlack, publora: FakePublora, db: Database, clock: FakeClock, *, timeout: float = 5.0,
-             attempts: int = 2) -> Postgate:
-    provider = PubloraProvider(api_key=KEY, base_url=publora.url, timeout=timeout,
-                               retry=RetryPolicy(attempts=attempts, base_delay=0.01, max_delay=0.02), sleep=lambda _: None)
+def make_app(
+    slack: FakeSlack,
+    publora: FakePublora,
+    db: Database,
+    clock: FakeClock,
+    *,
+    timeout: float = 5.0,
+    attempts: int = 2,
+) -> Postgate:
+    provider = PubloraProvider(
+        api_key=KEY,
+        base_url=publora.url,
+        timeout=timeout,
+        retry=RetryPolicy(attempts=attempts, base_delay=0.01, max_delay=0.02),
+        sleep=lambda _: None,
+    )
     return build(settings_for(slack, publora), clock=clock, database=db, providers={"publora": provider})
 
 
@@ -154,7 +171,9 @@ def test_a_slack_rate_limit_delays_a_message_but_never_drops_it(
 ) -> None:
     app = make_app(slack, publora, db, real_now_clock)
     slack.fail_next("chat.postMessage", status=429, retry_after=2, times=1)
-    app.services.posts.create(team_id="T0POSTGATE", author_id=AUTHOR, author_tz="UTC", draft=draft_for(publora))
+    app.services.posts.create(
+        team_id="T0POSTGATE", author_id=AUTHOR, author_tz="UTC", draft=draft_for(publora)
+    )
     app.outbox.deliver_due()
     assert slack.messages(APPROVALS) == []
     with db.read() as session:
@@ -170,8 +189,12 @@ def test_the_dry_run_provider_reports_published_without_calling_anyone(
     slack: FakeSlack, publora: FakePublora, db: Database, real_now_clock: FakeClock
 ) -> None:
     provider = DryRunProvider()
-    app = build(settings_for(slack, publora, publora_api_key=None, dry_run=True), clock=real_now_clock,
-                database=db, providers={"dry_run": provider})
+    app = build(
+        settings_for(slack, publora, publora_api_key=None, dry_run=True),
+        clock=real_now_clock,
+        database=db,
+        providers={"dry_run": provider},
+    )
     [offered] = app.services.accounts.get()
     account = offered.accounts[0]
     post_id = approve(app, Draft(text="Trying it out", targets=(account,), publish_at=None))

@@ -37,7 +37,8 @@ def validate_draft(draft: Draft, *, now: datetime, tz: ZoneInfo, wants_time: boo
             count = count_characters(draft.text, network)
             if count > network.text_limit:
                 too_long.append(
-                    f"{network.display_name} allows {network.text_limit:,} ({count - network.text_limit:,} too many)"
+                    f"{network.display_name} allows {network.text_limit:,} "
+                    f"({count - network.text_limit:,} too many)"
                 )
         if too_long:
             errors[DraftField.TEXT] = (
@@ -55,6 +56,7 @@ def validate_draft(draft: Draft, *, now: datetime, tz: ZoneInfo, wants_time: boo
         elif draft.publish_at < now + MIN_LEAD:
             local = draft.publish_at.astimezone(tz)
             errors[DraftField.PUBLISH_AT] = (
-                f"{local:%a %d %b %H:%M} ({tz.key}) is in the past or too soon. Pick a time at least a minute ahead."
+                f"{local:%a %d %b %H:%M} ({tz.key}) is in the past or too soon. "
+                "Pick a time at least a minute ahead."
             )
     return errors

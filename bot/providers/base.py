@@ -112,7 +112,8 @@ class HttpProvider:
                 return message, body.get("code") if isinstance(body.get("code"), str) else None
         return f"HTTP {response.status_code}", None
 
-    def classify_error(self, status: int, code: str | None) -> type[ProviderError] | None:
+    # Default hook: providers override it and use the arguments.
+    def classify_error(self, status: int, code: str | None) -> type[ProviderError] | None:  # noqa: ARG002
         """A provider's own mapping of (status, code) to an error class; None falls back to the defaults."""
         return None
 

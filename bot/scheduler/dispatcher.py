@@ -139,7 +139,8 @@ class Dispatcher:
                 continue
             if attempt.maybe_received and not provider.idempotent_submit:
                 unknown_reasons.append(
-                    f"Postgate stopped while handing it to {provider.display_name}, which cannot tell duplicates apart."
+                    f"Postgate stopped while handing it to {provider.display_name}, "
+                    "which cannot tell duplicates apart."
                 )
                 continue
             if not self._mark_sending(claim, attempt):
@@ -301,7 +302,8 @@ class Dispatcher:
                         self._needs_attention(
                             session,
                             post,
-                            f"The provider kept failing and Postgate cannot tell whether it received the post ({reason}).",
+                            "The provider kept failing and Postgate cannot tell whether it received "
+                            f"the post ({reason}).",
                             now,
                         )
                     else:
@@ -379,6 +381,7 @@ class Dispatcher:
 
     def _follow(self, claim: Claim) -> None:
         now = self._clock.now()
+        post: Post | None  # re-bound below to the fenced post, which may be None
         with self._db.read() as session:
             post = repo.get_post(session, claim.post_id)
             version = repo.get_version(session, post_id=claim.post_id, version=post.version)
@@ -409,14 +412,14 @@ class Dispatcher:
             for attempt, rows, done in updates:
                 row = session.get(PublishAttempt, attempt.id)
                 assert row is not None
-                for account_id, status, url, error in rows:
+                for account_id, status, url, result_error in rows:
                     repo.upsert_result(
                         session,
                         attempt=row,
                         account_id=account_id,
                         status=status,
                         url=url,
-                        error=error,
+                        error=result_error,
                         now=now,
                     )
                 if done:

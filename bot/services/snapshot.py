@@ -1,4 +1,7 @@
-"""A read model of one post as Slack messages show it: content, approvals, decisions and per-account results."""
+"""A read model of one post as Slack messages show it.
+
+Content, approvals, decisions and per-account results.
+"""
 
 from __future__ import annotations
 

@@ -40,7 +40,10 @@ def build_app(*, services: Services, client: WebClient, signing_secret: str | No
                 client.chat_postEphemeral(
                     channel=channel,
                     user=user,
-                    text="Sorry, something went wrong on Postgate's side. Nothing was changed; please try again.",
+                    text=(
+                        "Sorry, something went wrong on Postgate's side. "
+                        "Nothing was changed; please try again."
+                    ),
                 )
             except Exception:
                 log.warning("could not tell the user about the error")

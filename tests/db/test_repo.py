@@ -18,9 +18,16 @@ NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
 def add(db: Database, *, status: PostStatus = PostStatus.APPROVED, due: datetime | None = NOW) -> int:
     with db.write() as session:
         post = repo.add_post(
-            session, team_id="T1", author_id="U1", author_tz="Europe/Berlin", approval_channel_id="C1",
-            text="hello", targets=[{"provider": "dry_run", "account_id": "a", "network": "twitter", "name": "A"}],
-            requested_time=None, required_approvals=1, now=NOW,
+            session,
+            team_id="T1",
+            author_id="U1",
+            author_tz="Europe/Berlin",
+            approval_channel_id="C1",
+            text="hello",
+            targets=[{"provider": "dry_run", "account_id": "a", "network": "twitter", "name": "A"}],
+            requested_time=None,
+            required_approvals=1,
+            now=NOW,
         )
         post.status = status
         post.publish_at = due

@@ -2,7 +2,14 @@ from __future__ import annotations
 
 import pytest
 
-from bot.domain.approval import TRANSITIONS, ApprovalPolicy, Event, next_status, sources_of, tally_after_approval
+from bot.domain.approval import (
+    TRANSITIONS,
+    ApprovalPolicy,
+    Event,
+    next_status,
+    sources_of,
+    tally_after_approval,
+)
 from bot.domain.model import FINAL_STATUSES, PostStatus
 from bot.errors import InvalidTransition, NotAllowed
 

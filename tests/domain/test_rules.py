@@ -17,7 +17,9 @@ def account(network: Network) -> Account:
     return Account(provider="publora", account_id=f"{network.value}-1", network=network, name="Acme")
 
 
-def check(text: str, *networks: Network, at: datetime | None = None, wants_time: bool = False) -> dict[DraftField, str]:
+def check(
+    text: str, *networks: Network, at: datetime | None = None, wants_time: bool = False
+) -> dict[DraftField, str]:
     draft = Draft(text=text, targets=tuple(account(n) for n in networks), publish_at=at)
     return validate_draft(draft, now=NOW, tz=BERLIN, wants_time=wants_time)
 
@@ -36,7 +38,13 @@ def test_no_target_is_refused_on_the_targets_field() -> None:
 
 @pytest.mark.parametrize(
     ("network", "limit"),
-    [(Network.X, 280), (Network.BLUESKY, 300), (Network.THREADS, 500), (Network.INSTAGRAM, 2200), (Network.LINKEDIN, 3000)],
+    [
+        (Network.X, 280),
+        (Network.BLUESKY, 300),
+        (Network.THREADS, 500),
+        (Network.INSTAGRAM, 2200),
+        (Network.LINKEDIN, 3000),
+    ],
 )
 def test_each_network_limit_is_enforced_at_its_boundary(network: Network, limit: int) -> None:
     assert check("a" * limit, network) == {}

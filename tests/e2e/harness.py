@@ -47,7 +47,11 @@ class AppProcess:
     def start(self, timeout: float = 20.0) -> AppProcess:
         log = self.log_path.open("ab")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "bot", "run"], env=self.env, cwd=self.cwd, stdout=log, stderr=subprocess.STDOUT
+            [sys.executable, "-m", "bot", "run"],
+            env=self.env,
+            cwd=self.cwd,
+            stdout=log,
+            stderr=subprocess.STDOUT,
         )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

@@ -29,15 +29,25 @@ class World:
     def __init__(self, slack: FakeSlack, publora: FakePublora, app: AppProcess, client: SlackClient) -> None:
         self.slack, self.publora, self.app, self.client = slack, publora, app, client
         self.x = publora.add_connection("twitter", "1111", username="acme", display_name="Acme on X")
-        self.linkedin = publora.add_connection("linkedin", "Tz9W5i6ZYG", username="acme-inc", display_name="Acme Inc")
+        self.linkedin = publora.add_connection(
+            "linkedin", "Tz9W5i6ZYG", username="acme-inc", display_name="Acme Inc"
+        )
         self.bluesky = publora.add_connection("bluesky", "did:plc:acme", username="acme.bsky.social")
 
     def open_composer(self, user: str = AUTHOR, text: str = "") -> dict:
         response = self.client.slash_command(user, "/post", text, channel_id=GENERAL)
         assert response.status_code == 200
-        return self.slack.wait_for(lambda: next(
-            (v for v in self.slack.views(user) if v["callback_id"] == "postgate_compose"
-             and any(b.get("block_id") == "targets" for b in v["blocks"])), None))
+        return self.slack.wait_for(
+            lambda: next(
+                (
+                    v
+                    for v in self.slack.views(user)
+                    if v["callback_id"] == "postgate_compose"
+                    and any(b.get("block_id") == "targets" for b in v["blocks"])
+                ),
+                None,
+            )
+        )
 
     def option(self, view: dict, account_id: str) -> str:
         block = next(b for b in view["blocks"] if b.get("block_id") == "targets")
@@ -51,7 +61,9 @@ class World:
         return self.slack.messages(APPROVALS)
 
     def root_for(self, post_number: int) -> dict:
-        return self.slack.wait_for(lambda: next((m for m in self.roots() if f"Post #{post_number}" in _text(m)), None))
+        return self.slack.wait_for(
+            lambda: next((m for m in self.roots() if f"Post #{post_number}" in _text(m)), None)
+        )
 
     def replies(self, root: dict) -> list[str]:
         return [_text(m) for m in self.slack.replies(APPROVALS, root["ts"])]
@@ -65,7 +77,12 @@ def _text(message: dict) -> str:
 
 
 def _buttons(message: dict) -> list[str]:
-    return [e.get("action_id", "") for b in message.get("blocks") or [] if b.get("type") == "actions" for e in b["elements"]]
+    return [
+        e.get("action_id", "")
+        for b in message.get("blocks") or []
+        if b.get("type") == "actions"
+        for e in b["elements"]
+    ]
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
@@ -77,8 +94,12 @@ def world(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[World]:
         database_url, name = fresh_postgres_database(admin)
         cleanup = (admin, name)
     slack = FakeSlack().start()
-    for user, name, tz in [(AUTHOR, "alex", "Europe/Berlin"), (ANA, "ana", "America/New_York"),
-                           (BO, "bo", "Asia/Tokyo"), (EVE, "eve", "UTC")]:
+    for user, name, tz in [
+        (AUTHOR, "alex", "Europe/Berlin"),
+        (ANA, "ana", "America/New_York"),
+        (BO, "bo", "Asia/Tokyo"),
+        (EVE, "eve", "UTC"),
+    ]:
         slack.add_user(user, name, tz=tz)
     members = [AUTHOR, ANA, BO, EVE]
     slack.add_channel(APPROVALS, "social-approvals", members=members)
@@ -126,21 +147,35 @@ def test_draft_approve_publish_and_report(world: World) -> None:
     # Invalid input comes back inline on the fields, and the modal keeps what was typed.
     with pytest.raises(ValueError, match="targets is required"):
         client.submit_view(AUTHOR, view["id"], {"text": "Hi", "targets": []})  # Slack itself refuses it
-    response = client.submit_view(AUTHOR, view["id"], {"text": "   ", "targets": [world.option(view, world.x)]})
+    response = client.submit_view(
+        AUTHOR, view["id"], {"text": "   ", "targets": [world.option(view, world.x)]}
+    )
     assert "Write the text" in response.json()["errors"]["text"]
-    response = client.submit_view(AUTHOR, view["id"], {"text": "x" * 281, "targets": [world.option(view, world.x)]})
+    response = client.submit_view(
+        AUTHOR, view["id"], {"text": "x" * 281, "targets": [world.option(view, world.x)]}
+    )
     assert "X allows 280 (1 too many)" in response.json()["errors"]["text"]
     past = int((datetime.now(UTC) - timedelta(hours=2)).timestamp())
-    response = client.submit_view(AUTHOR, view["id"], {"text": "Hi", "targets": [world.option(view, world.x)],
-                                                       "when": "at_time", "publish_at": past})
+    response = client.submit_view(
+        AUTHOR,
+        view["id"],
+        {"text": "Hi", "targets": [world.option(view, world.x)], "when": "at_time", "publish_at": past},
+    )
     assert "in the past" in response.json()["errors"]["publish_at"]
     assert slack.view(view["id"])["state"]  # still open
     assert world.roots() == [] and world.publora.requests("create-post") == []
 
     # A valid draft: the approval request lands, with untrusted text defused, and the author gets a link.
     text = "Launch day! <!channel> is <https://evil.example|harmless>"
-    response = client.submit_view(AUTHOR, view["id"], {
-        "text": text, "targets": [world.option(view, world.x), world.option(view, world.linkedin)], "when": "on_approval"})
+    response = client.submit_view(
+        AUTHOR,
+        view["id"],
+        {
+            "text": text,
+            "targets": [world.option(view, world.x), world.option(view, world.linkedin)],
+            "when": "on_approval",
+        },
+    )
     assert response.status_code == 200 and response.content in (b"", b"{}")
     root = world.root_for(1)
     rendered = _text(root)
@@ -159,13 +194,19 @@ def test_draft_approve_publish_and_report(world: World) -> None:
     assert _buttons(slack.message(APPROVALS, root["ts"])) == ["postgate_approve", "postgate_reject"]
 
     # Two approvers click at the same moment: one decision.
-    clicks = [threading.Thread(target=client.click, args=(u,),
-                               kwargs={"channel_id": APPROVALS, "message": root, "action_id": "postgate_approve"})
-              for u in (ANA, BO)]
+    clicks = [
+        threading.Thread(
+            target=client.click,
+            args=(u,),
+            kwargs={"channel_id": APPROVALS, "message": root, "action_id": "postgate_approve"},
+        )
+        for u in (ANA, BO)
+    ]
     for t in clicks:
         t.start()
     for t in clicks:
         t.join()
+
     def decided() -> dict | None:
         message = slack.message(APPROVALS, root["ts"])
         return None if _buttons(message) else message
@@ -194,16 +235,28 @@ def test_reject_list_help_failures_and_signatures(world: World) -> None:
     # A post scheduled for a date and time shows it as a <!date> token for every reader's zone.
     view = world.open_composer()
     at = int((datetime.now(UTC) + timedelta(days=2)).timestamp())
-    client.submit_view(AUTHOR, view["id"], {"text": "Later", "targets": [world.option(view, world.bluesky)],
-                                            "when": "at_time", "publish_at": at})
+    client.submit_view(
+        AUTHOR,
+        view["id"],
+        {
+            "text": "Later",
+            "targets": [world.option(view, world.bluesky)],
+            "when": "at_time",
+            "publish_at": at,
+        },
+    )
     scheduled = world.root_for(1)
     assert f"<!date^{at}^" in _text(scheduled)
 
     # Reject asks for a reason, refuses an empty one inline, and records it in the thread.
     client.click(BO, channel_id=APPROVALS, message=scheduled, action_id="postgate_reject")
-    modal = slack.wait_for(lambda: next((v for v in slack.views(BO) if v["callback_id"] == "postgate_reject_reason"), None))
+    modal = slack.wait_for(
+        lambda: next((v for v in slack.views(BO) if v["callback_id"] == "postgate_reject_reason"), None)
+    )
     with pytest.raises(ValueError):
-        client.submit_view(BO, modal["id"], {"reject_reason": ""})  # Slack itself refuses an empty required input
+        client.submit_view(
+            BO, modal["id"], {"reject_reason": ""}
+        )  # Slack itself refuses an empty required input
     client.submit_view(BO, modal["id"], {"reject_reason": "Wrong date, launch moved."})
     slack.wait_for(lambda: any("Wrong date" in r for r in world.replies(scheduled)))
     rejected = slack.message(APPROVALS, scheduled["ts"])
@@ -213,7 +266,11 @@ def test_reject_list_help_failures_and_signatures(world: World) -> None:
     # A failing account is reported per account, in plain words.
     world.publora.fail_account(world.linkedin)
     view = world.open_composer()
-    client.submit_view(AUTHOR, view["id"], {"text": "Partial", "targets": [world.option(view, world.x), world.option(view, world.linkedin)]})
+    client.submit_view(
+        AUTHOR,
+        view["id"],
+        {"text": "Partial", "targets": [world.option(view, world.x), world.option(view, world.linkedin)]},
+    )
     partial = world.root_for(2)
     client.click(ANA, channel_id=APPROVALS, message=partial, action_id="postgate_approve")
     slack.wait_for(lambda: any("some accounts only" in r for r in world.replies(partial)), timeout=20)
@@ -225,7 +282,9 @@ def test_reject_list_help_failures_and_signatures(world: World) -> None:
     client.submit_view(AUTHOR, view["id"], {"text": "Pending one", "targets": [world.option(view, world.x)]})
     world.root_for(3)
     listing = client.slash_command(AUTHOR, "/post", "list", channel_id=GENERAL).json()
-    assert "Pending one" in str(listing["blocks"]) and "Your drafts waiting for approval" in str(listing["blocks"])
+    assert "Pending one" in str(listing["blocks"]) and "Your drafts waiting for approval" in str(
+        listing["blocks"]
+    )
     ana_list = client.slash_command(ANA, "/post", "list", channel_id=GENERAL).json()
     assert "Waiting for your approval" in str(ana_list["blocks"]) and "Pending one" in str(ana_list["blocks"])
     assert "/post list" in client.slash_command(EVE, "/post", "help", channel_id=GENERAL).json()["text"]
@@ -237,4 +296,8 @@ def test_reject_list_help_failures_and_signatures(world: World) -> None:
     assert client.send_raw(body, timestamp=int(time.time()) - 600).status_code == 401
     assert httpx.post(world.app.events_url, content=body).status_code == 401
     assert len(slack.calls()) == before
-    assert httpx.get(f"{world.app.url}/healthz").json() == {"status": "ok", "database": True, "scheduler": True}
+    assert httpx.get(f"{world.app.url}/healthz").json() == {
+        "status": "ok",
+        "database": True,
+        "scheduler": True,
+    }

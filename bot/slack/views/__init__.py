@@ -1,1 +1,4 @@
-"""Block Kit built in one place, from typed `slack_sdk.models` objects. Builders are pure: data in, blocks out."""
+"""Block Kit built in one place, from typed `slack_sdk.models` objects.
+
+Builders are pure: data in, blocks out.
+"""

@@ -168,7 +168,8 @@ def build_late_note(*, due: datetime, late_seconds: float) -> Message:
     minutes = late_seconds / 60
     howlate = f"{minutes:.0f} minutes" if minutes >= 2 else f"{late_seconds:.0f} seconds"
     return _text_message(
-        f"⏰ This post was due {slack_date(due)}, while Postgate was not running. Sending it now, {howlate} late."
+        f"⏰ This post was due {slack_date(due)}, while Postgate was not running. "
+        f"Sending it now, {howlate} late."
     )
 
 

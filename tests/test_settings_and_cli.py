@@ -1,0 +1,112 @@
+"""Configuration and the `postgate` command: clear messages for missing settings, secrets never shown,
+`migrate` and `doctor` against the fake Slack and fake Publora."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+
+from bot.settings import Settings
+from tests.fakes.publora import FakePublora
+from tests.fakes.slack_api import FakeSlack
+
+
+def run_cli(*args: str, env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "bot", *args],
+        env={"PATH": os.environ["PATH"], **env},
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_tokens_are_secret_in_repr_and_approvers_split_from_a_list() -> None:
+    settings = Settings(_env_file=None, slack_bot_token="xoxb-1-real-looking", approvers="U1, U2;U3")  # type: ignore[call-arg]
+    assert "xoxb-1-real-looking" not in repr(settings) and "**********" in repr(settings)
+    assert settings.approvers == ["U1", "U2", "U3"]
+
+
+def test_placeholders_copied_from_env_example_are_refused() -> None:
+    with pytest.raises(ValidationError, match="placeholder"):
+        Settings(_env_file=None, slack_bot_token="xoxb-your-bot-token")  # type: ignore[call-arg]
+
+
+def test_the_default_database_is_a_sqlite_file_in_the_working_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert Settings(_env_file=None).database_url == f"sqlite:///{tmp_path / 'postgate.db'}"  # type: ignore[call-arg]
+
+
+def test_run_without_settings_stops_with_one_message_naming_them(tmp_path: Path) -> None:
+    result = run_cli("run", env={}, cwd=tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.count("\n") == 1
+    for name in (
+        "SLACK_BOT_TOKEN",
+        "SLACK_SIGNING_SECRET",
+        "POSTGATE_APPROVAL_CHANNEL",
+        "POSTGATE_APPROVERS",
+        "PUBLORA_API_KEY",
+    ):
+        assert name in result.stderr
+
+
+def test_settings_come_from_a_dot_env_file_too(tmp_path: Path) -> None:
+    (tmp_path / ".env").write_text("SLACK_BOT_TOKEN=xoxb-from-dotenv-123\nPOSTGATE_APPROVERS=U1\n")
+    result = run_cli("run", env={}, cwd=tmp_path)
+    assert "SLACK_BOT_TOKEN" not in result.stderr and "POSTGATE_APPROVERS" not in result.stderr
+    assert "xoxb-from-dotenv-123" not in result.stderr
+
+
+@pytest.fixture
+def fakes() -> Iterator[tuple[FakeSlack, FakePublora]]:
+    slack = FakeSlack().start()
+    slack.add_user("U0ANA", "ana")
+    slack.add_channel("C0APPROVALS", "approvals", members=["U0ANA"])
+    publora = FakePublora().start()
+    publora.add_connection("linkedin", "abc", username="acme", token_status="expired")
+    yield slack, publora
+    publora.stop()
+    slack.stop()
+
+
+def test_migrate_then_doctor_reports_everything_in_plain_words(
+    tmp_path: Path, fakes: tuple[FakeSlack, FakePublora]
+) -> None:
+    slack, publora = fakes
+    env = {
+        "SLACK_BOT_TOKEN": slack.bot_token,
+        "SLACK_SIGNING_SECRET": "signing-secret-xyz",
+        "SLACK_API_URL": slack.url,
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'p.db'}",
+        "POSTGATE_APPROVAL_CHANNEL": "C0APPROVALS",
+        "POSTGATE_APPROVERS": "U0ANA",
+        "PUBLORA_API_KEY": "sk_test_0123456789.abcdef",
+        "PUBLORA_BASE_URL": publora.url,
+    }
+    before = run_cli("doctor", env=env, cwd=tmp_path)
+    assert before.returncode == 1 and "not migrated; run `postgate migrate`" in before.stdout
+    migrated = run_cli("migrate", env=env, cwd=tmp_path)
+    assert migrated.returncode == 0 and "revision 0001" in migrated.stdout
+    good = run_cli("doctor", env=env, cwd=tmp_path)
+    assert good.returncode == 0, good.stdout
+    assert "bot token works" in good.stdout and "approval channel #approvals exists" in good.stdout
+    assert "1 expired" in good.stdout and "reconnect it in Publora" in good.stdout
+    bad = run_cli(
+        "doctor",
+        env={**env, "PUBLORA_API_KEY": "sk_wrong.key", "SLACK_BOT_TOKEN": "xoxb-wrong"},
+        cwd=tmp_path,
+    )
+    assert bad.returncode == 1
+    assert "Slack refused the bot token: invalid_auth" in bad.stdout and "Invalid API key" in bad.stdout
+    assert "sk_wrong.key" not in bad.stdout + bad.stderr and "xoxb-wrong" not in bad.stdout + bad.stderr
