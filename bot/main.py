@@ -166,6 +166,7 @@ def run(settings: Settings) -> int:
         raise ConfigError("Postgate cannot start; set " + ", ".join(missing) + " (see .env.example).")
     app = build(settings)
     upgrade(app.db.engine)
+    socket_handler = _connect_socket_mode(app) if settings.socket_mode else None
     app.runner.start()
     server = create_server(
         app.web,
@@ -175,13 +176,7 @@ def run(settings: Settings) -> int:
         ident="postgate",
         clear_untrusted_proxy_headers=True,
     )
-    socket_handler = None
-    if settings.socket_mode:
-        from slack_bolt.adapter.socket_mode import SocketModeHandler
-
-        assert settings.slack_app_token is not None
-        socket_handler = SocketModeHandler(app.bolt, settings.slack_app_token.get_secret_value())
-        socket_handler.connect()  # type: ignore[no-untyped-call]  # slack_bolt leaves it unannotated
+    if socket_handler is not None:
         log.info("connected to Slack in Socket Mode; health on :%s/healthz", settings.port)
     else:
         log.info("serving Slack on http://%s:%s/slack/events", settings.host, settings.port)
@@ -198,10 +193,28 @@ def run(settings: Settings) -> int:
         log.info("stopping (%s)", reason)
     finally:
         if socket_handler is not None:
-            socket_handler.close()  # type: ignore[no-untyped-call]  # slack_bolt leaves it unannotated
+            socket_handler.close()
         server.close()
         # Let in-flight submissions finish and record their outcome before the database goes.
         app.runner.shutdown(wait=True)
         app.outbox.deliver_due()
         app.db.dispose()
     return 0
+
+
+def _connect_socket_mode(app: Postgate) -> Any:
+    """Open the Socket Mode connection first, so a bad app token stops start-up with one clear message."""
+    from slack_bolt.adapter.socket_mode import SocketModeHandler
+
+    assert app.settings.slack_app_token is not None
+    handler = SocketModeHandler(app.bolt, app.settings.slack_app_token.get_secret_value())
+    try:
+        handler.connect()  # type: ignore[no-untyped-call]  # slack_bolt leaves it unannotated
+    except Exception as error:
+        app.db.dispose()
+        raise ConfigError(
+            f"could not open a Socket Mode connection to Slack ({type(error).__name__}). "
+            "Check SLACK_APP_TOKEN (an xapp- token with connections:write), "
+            "or unset it to serve HTTP on $PORT."
+        ) from None
+    return handler
