@@ -11,8 +11,9 @@ from __future__ import annotations
 import logging
 import uuid
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -169,11 +170,10 @@ class Dispatcher:
                         claim, attempt, f"{provider.display_name} refused it: {error.message}"
                     )
             else:
-                with self._db.write() as session:
-                    if repo.fenced_post(session, claim) is None:
+                with self._fenced_attempt(claim, attempt) as fenced:
+                    if fenced is None:
                         return
-                    row = session.get(PublishAttempt, attempt.id)
-                    assert row is not None
+                    session, row = fenced
                     row.status = "accepted"
                     row.maybe_received = True
                     row.external_id = receipt.external_id
@@ -216,13 +216,26 @@ class Dispatcher:
         session.flush()
         return list(existing.values())
 
-    def _mark_sending(self, claim: Claim, attempt: PublishAttempt) -> bool:
-        """Commit "this may reach the provider" before the call, so a crash cannot hide a sent request."""
+    @contextmanager
+    def _fenced_attempt(
+        self, claim: Claim, attempt: PublishAttempt
+    ) -> Iterator[tuple[Session, PublishAttempt] | None]:
+        """A write transaction on `attempt`, or None when this dispatcher no longer holds the post's lease."""
         with self._db.write() as session:
             if repo.fenced_post(session, claim) is None:
-                return False
+                yield None
+                return
             row = session.get(PublishAttempt, attempt.id)
             assert row is not None
+            yield session, row
+            session.add(row)
+
+    def _mark_sending(self, claim: Claim, attempt: PublishAttempt) -> bool:
+        """Commit "this may reach the provider" before the call, so a crash cannot hide a sent request."""
+        with self._fenced_attempt(claim, attempt) as fenced:
+            if fenced is None:
+                return False
+            session, row = fenced
             row.tries += 1
             row.maybe_received = True
             session.add(row)
@@ -230,11 +243,10 @@ class Dispatcher:
         return True
 
     def _rotate_key(self, claim: Claim, attempt: PublishAttempt, error: ProviderError) -> None:
-        with self._db.write() as session:
-            if repo.fenced_post(session, claim) is None:
+        with self._fenced_attempt(claim, attempt) as fenced:
+            if fenced is None:
                 return
-            row = session.get(PublishAttempt, attempt.id)
-            assert row is not None
+            session, row = fenced
             row.idempotency_key = _new_key(row.post_id, row.version, row.provider)
             row.publish_time = self._clock.now()
             row.maybe_received = False
@@ -245,22 +257,20 @@ class Dispatcher:
         self, claim: Claim, attempt: PublishAttempt, error: ProviderError, *, maybe_received: bool
     ) -> None:
         log.warning("post %s: %s (try %s)", claim.post_id, error, attempt.tries)
-        with self._db.write() as session:
-            if repo.fenced_post(session, claim) is None:
+        with self._fenced_attempt(claim, attempt) as fenced:
+            if fenced is None:
                 return
-            row = session.get(PublishAttempt, attempt.id)
-            assert row is not None
+            session, row = fenced
             row.error = error.message
             row.maybe_received = row.maybe_received and maybe_received
             session.add(row)
 
     def _record_failure(self, claim: Claim, attempt: PublishAttempt, reason: str) -> None:
         now = self._clock.now()
-        with self._db.write() as session:
-            if repo.fenced_post(session, claim) is None:
+        with self._fenced_attempt(claim, attempt) as fenced:
+            if fenced is None:
                 return
-            row = session.get(PublishAttempt, attempt.id)
-            assert row is not None
+            session, row = fenced
             row.status = "failed"
             row.error = reason
             row.maybe_received = False

@@ -212,7 +212,7 @@ def test_draft_approve_publish_and_report(world: World) -> None:
         return None if _buttons(message) else message
 
     updated = slack.wait_for(decided)
-    assert re.search(r"approved by <@(U0ANA|U0BO)>", _text(updated), re.IGNORECASE)
+    assert re.search(r"approved\*? by <@(U0ANA|U0BO)>", _text(updated), re.IGNORECASE)
     loser = slack.wait_for(lambda: [e for u in (ANA, BO) for e in slack.ephemerals(user=u)])
     assert "already approved" in loser[0]["text"]
 
