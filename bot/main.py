@@ -11,6 +11,7 @@ import os
 import signal
 import socket
 import threading
+import time
 import uuid
 from dataclasses import dataclass
 from types import FrameType
@@ -41,6 +42,8 @@ from bot.slack.app import build_app
 from bot.web import WebApp
 
 log = logging.getLogger(__name__)
+# How long start-up waits for the Socket Mode WebSocket once Slack has handed out its URL.
+SOCKET_MODE_CONNECT_SECONDS = 5.0
 
 
 @dataclass
@@ -211,10 +214,24 @@ def _connect_socket_mode(app: Postgate) -> Any:
     try:
         handler.connect()  # type: ignore[no-untyped-call]  # slack_bolt leaves it unannotated
     except Exception as error:
+        handler.close()  # type: ignore[no-untyped-call]
         app.db.dispose()
         raise ConfigError(
             f"could not open a Socket Mode connection to Slack ({type(error).__name__}). "
             "Check SLACK_APP_TOKEN (an xapp- token with connections:write), "
             "or unset it to serve HTTP on $PORT."
         ) from None
+    # connect() raises when apps.connections.open fails, but a refused WebSocket handshake is only
+    # logged (slack_sdk retries in the background): wait, bounded, for a live connection.
+    deadline = time.monotonic() + SOCKET_MODE_CONNECT_SECONDS
+    while not handler.client.is_connected():
+        if time.monotonic() >= deadline:
+            handler.close()  # type: ignore[no-untyped-call]
+            app.db.dispose()
+            raise ConfigError(
+                "Slack accepted SLACK_APP_TOKEN but the Socket Mode WebSocket did not open within "
+                f"{SOCKET_MODE_CONNECT_SECONDS:.0f} s; check outbound access to Slack, "
+                "or unset SLACK_APP_TOKEN to serve HTTP on $PORT."
+            )
+        time.sleep(0.1)
     return handler

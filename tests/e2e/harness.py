@@ -1,4 +1,4 @@
-"""Runs Postgate as a separate process (`python -m bot run`, HTTP mode) against the fake Slack and Publora."""
+"""Runs Postgate as a separate process (`python -m bot run`) against the fake Slack and Publora."""
 
 from __future__ import annotations
 

@@ -6,6 +6,8 @@ method does lives in `slack_methods`, the state it acts on in `slack_workspace`,
 `slack_limits`.
 
 Point a real `slack_sdk.WebClient(token=..., base_url=fake.url)` (or a Bolt app built on one) at it.
+`apps.connections.open` takes the app-level token (`app_token`) and hands out a URL of `socket_mode`, a
+`FakeSocketModeServer` started on first use, through which tests push Socket Mode envelopes.
 Besides `/api/<method>` it serves the `response_url`s handed out in interaction payloads
 (`/hooks/<id>`, as Bolt's `respond()` uses them) and private file downloads (`/files/<id>/...`).
 """
@@ -27,6 +29,7 @@ from urllib.parse import parse_qs, urlsplit
 from tests.fakes.slack_catalog import METHODS
 from tests.fakes.slack_limits import input_blocks, message_block_problems
 from tests.fakes.slack_methods import WebApiMethods
+from tests.fakes.slack_socket_mode import FakeSocketModeServer
 from tests.fakes.slack_workspace import ApiError, Workspace
 
 T = TypeVar("T")
@@ -137,11 +140,13 @@ class FakeSlack:
         self,
         *,
         bot_token: str = "xoxb-test-bot-token",
+        app_token: str = "xapp-1-A0POSTGATE-test",
         team_id: str = "T0POSTGATE",
         bot_user_id: str = "U0BOT",
         bot_id: str = "B0BOT",
     ) -> None:
         self.bot_token = bot_token
+        self.app_token = app_token
         self.team_id = team_id
         self.bot_user_id = bot_user_id
         self.bot_id = bot_id
@@ -158,7 +163,8 @@ class FakeSlack:
         self._ws = Workspace(
             team_id=team_id, bot_user_id=bot_user_id, bot_id=bot_id, app_id=APP_ID, root_url=self.root_url
         )
-        self._methods = WebApiMethods(self._ws)
+        self._socket_mode: FakeSocketModeServer | None = None
+        self._methods = WebApiMethods(self._ws, socket_url=lambda: self.socket_mode.issue_url())
 
     # Lifecycle
 
@@ -171,11 +177,23 @@ class FakeSlack:
         return self
 
     def stop(self) -> None:
+        with self._lock:
+            socket_mode, self._socket_mode = self._socket_mode, None
+        if socket_mode is not None:
+            socket_mode.stop()
         if self._thread is not None:
             self._server.shutdown()
             self._thread.join(timeout=5)
             self._thread = None
         self._server.server_close()
+
+    @property
+    def socket_mode(self) -> FakeSocketModeServer:
+        """The Socket Mode endpoint, started on first use (normally by `apps.connections.open`)."""
+        with self._lock:
+            if self._socket_mode is None:
+                self._socket_mode = FakeSocketModeServer(app_id=self.app_id).start()
+            return self._socket_mode
 
     def __enter__(self) -> FakeSlack:
         return self.start()
@@ -476,7 +494,12 @@ class FakeSlack:
                 raise ApiError(fault.error, status=fault.status, retry_after=retry_after)
         if not token:
             raise ApiError("not_authed")
-        if token != self.bot_token:
+        expected, other = (
+            (self.app_token, self.bot_token) if spec.token == "app" else (self.bot_token, self.app_token)
+        )
+        if token == other:
+            raise ApiError("not_allowed_token_type")
+        if token != expected:
             raise ApiError("invalid_auth")
         unknown = sorted(set(params) - spec.args - _ALWAYS_ALLOWED)
         if unknown:

@@ -3,6 +3,7 @@
 Owns the method catalogue only. Derived from the method reference data in `shared/slack/methods/*.json`
 (slack-ruby/slack-api-ref, MIT, scraped from docs.slack.dev); `tests/test_fake_slack.py` checks this
 copy against those files when they are present, so CI without `shared/` still has the catalogue.
+Methods in `NOT_IN_REFERENCE` have no file there yet and are written from the method reference by hand.
 """
 
 from __future__ import annotations
@@ -15,13 +16,25 @@ class MethodSpec:
     required: frozenset[str]
     args: frozenset[str]
     errors: frozenset[str]
+    token: str = "bot"  # the token type the method takes: "bot", or "app" (app-level, xapp-)
 
 
-def _spec(required: str, args: str, errors: str) -> MethodSpec:
-    return MethodSpec(frozenset(required.split()), frozenset(args.split()), frozenset(errors.split()))
+def _spec(required: str, args: str, errors: str, *, token: str = "bot") -> MethodSpec:
+    return MethodSpec(
+        frozenset(required.split()), frozenset(args.split()), frozenset(errors.split()), token=token
+    )
+
+
+NOT_IN_REFERENCE = frozenset({"apps.connections.open"})
 
 
 METHODS: dict[str, MethodSpec] = {
+    "apps.connections.open": _spec(
+        "token",
+        "token",
+        "invalid_auth missing_args not_allowed_token_type",
+        token="app",
+    ),
     "auth.test": _spec(
         "token",
         "token",

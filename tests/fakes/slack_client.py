@@ -165,10 +165,11 @@ class SlackClient:
 
     # Slash commands and shortcuts
 
-    def slash_command(
+    def slash_command_form(
         self, user_id: str, command: str = "/post", text: str = "", *, channel_id: str = "C0GENERAL"
-    ) -> httpx.Response:
-        form = {
+    ) -> dict[str, str]:
+        """The fields of a slash command: the HTTP form, and in Socket Mode the envelope's payload."""
+        return {
             "token": VERIFICATION_TOKEN,
             "team_id": self.team_id,
             "team_domain": "postgate-test",
@@ -183,6 +184,11 @@ class SlackClient:
             "response_url": self.fake.response_url(channel_id, user_id),
             "trigger_id": self.fake.issue_trigger_id(user_id),
         }
+
+    def slash_command(
+        self, user_id: str, command: str = "/post", text: str = "", *, channel_id: str = "C0GENERAL"
+    ) -> httpx.Response:
+        form = self.slash_command_form(user_id, command, text, channel_id=channel_id)
         started = time.monotonic()
         response = self.send_raw(urlencode(form).encode())
         if response.status_code == 200 and time.monotonic() - started <= ACK_DEADLINE_SECONDS:

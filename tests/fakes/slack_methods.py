@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import copy
 import re
+from collections.abc import Callable
 from typing import Any
 
 from tests.fakes.slack_workspace import (
@@ -28,13 +29,17 @@ _EMOJI_NAME = re.compile(r"^[a-z0-9_+'-]+$")
 class WebApiMethods:
     """`call("chat.postMessage", params)` runs `_chat_postMessage`; each returns the fields next to `ok`."""
 
-    def __init__(self, ws: Workspace) -> None:
+    def __init__(self, ws: Workspace, *, socket_url: Callable[[], str]) -> None:
         self.ws = ws
+        self.socket_url = socket_url  # a fresh Socket Mode URL with a one-time ticket
 
     def call(self, method: str, p: dict[str, Any]) -> dict[str, Any]:
         handler = getattr(self, "_" + method.replace(".", "_"))
         result: dict[str, Any] = handler(p)
         return result
+
+    def _apps_connections_open(self, p: dict[str, Any]) -> dict[str, Any]:
+        return {"url": self.socket_url()}
 
     def _auth_test(self, p: dict[str, Any]) -> dict[str, Any]:
         return {
