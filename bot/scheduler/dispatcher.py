@@ -31,8 +31,8 @@ from bot.domain.networks import Network
 from bot.errors import ProviderError, ProviderOutcomeUnknown
 from bot.providers.base import Provider, SubmitRequest
 from bot.services.directory import AccountDirectory
-from bot.services.outbox import Kind
-from bot.services.snapshot import load_snapshot
+from bot.services.outbox import Kind, owe, owe_state_change, owe_thread_reply
+from bot.services.snapshot import PostSnapshot, load_snapshot
 from bot.slack.views import approval as messages
 
 log = logging.getLogger(__name__)
@@ -120,13 +120,13 @@ class Dispatcher:
                 and post.publish_at is not None
                 and now - post.publish_at > self._tuning.late_after
             ):
-                self._owe_thread(
+                owe_thread_reply(
                     session,
-                    post,
-                    messages.build_late_note(
+                    post_id=claim.post_id,
+                    message=messages.build_late_note(
                         due=post.publish_at, late_seconds=(now - post.publish_at).total_seconds()
                     ),
-                    now,
+                    now=now,
                 )
             text = version.text
             pending = [a for a in attempts if a.status == "in_flight"]
@@ -271,21 +271,8 @@ class Dispatcher:
             if fenced is None:
                 return
             session, row = fenced
-            row.status = "failed"
             row.error = reason
-            row.maybe_received = False
-            row.finished_at = now
-            session.add(row)
-            for account_id in row.account_ids:
-                repo.upsert_result(
-                    session,
-                    attempt=row,
-                    account_id=account_id,
-                    status="failed",
-                    url=None,
-                    error=reason,
-                    now=now,
-                )
+            _fail_attempt(session, row, reason, now)
 
     def _settle_submission(self, claim: Claim, unknown_reasons: list[str]) -> None:
         now = self._clock.now()
@@ -318,19 +305,7 @@ class Dispatcher:
                         )
                     else:
                         for a in in_flight:
-                            a.status = "failed"
-                            a.finished_at = now
-                            session.add(a)
-                            for account_id in a.account_ids:
-                                repo.upsert_result(
-                                    session,
-                                    attempt=a,
-                                    account_id=account_id,
-                                    status="failed",
-                                    url=None,
-                                    error=f"could not reach the provider: {a.error}",
-                                    now=now,
-                                )
+                            _fail_attempt(session, a, f"could not reach the provider: {a.error}", now)
                         if accepted:
                             self._to_submitted(session, post, now)
                         else:
@@ -385,7 +360,7 @@ class Dispatcher:
             to_status=post.status,
             at=now,
         )
-        repo.enqueue_message(session, post_id=post.id, kind=Kind.ROOT_REFRESH, payload={}, now=now)
+        owe(session, post_id=post.id, kind=Kind.ROOT_REFRESH, payload={}, now=now)
 
     # --- following ---------------------------------------------------------------------------------
 
@@ -495,47 +470,33 @@ class Dispatcher:
     def _finish(
         self, session: Session, post: Post, status: PostStatus, now: datetime, *, error: str | None = None
     ) -> None:
-        current = PostStatus(post.status)
         event = {
             PostStatus.PUBLISHED: Event.PUBLISHED,
             PostStatus.PARTIALLY_PUBLISHED: Event.PARTIALLY_PUBLISHED,
             PostStatus.FAILED: Event.FAILED,
         }[status]
-        post.status = next_status(current, event)
-        post.finished_at = now
-        post.next_action_at = None
-        post.lease_owner = None
-        post.lease_expires_at = None
-        post.last_error = error
-        post.updated_at = now
-        session.add(post)
-        assert post.id is not None
-        repo.record_audit(
-            session,
-            post_id=post.id,
-            actor=SYSTEM_ACTOR,
-            action=status.value,
-            from_status=current,
-            to_status=post.status,
-            detail=error,
-            at=now,
-        )
-        session.flush()
-        snapshot = load_snapshot(session, post)
-        repo.enqueue_message(session, post_id=post.id, kind=Kind.ROOT_REFRESH, payload={}, now=now)
-        self._owe_thread(session, post, messages.build_report_reply(snapshot), now)
-        repo.enqueue_message(
-            session,
-            post_id=post.id,
-            kind=Kind.DM,
-            payload={"user": post.author_id, "message": messages.build_author_update(snapshot)},
-            now=now,
-        )
+        snapshot = self._end(session, post, event, now, action=status.value, reason=error)
+        self._owe_outcome(session, post, messages.build_report_reply(snapshot), snapshot, now)
         log.info("post %s finished: %s", post.id, status.value)
 
     def _needs_attention(self, session: Session, post: Post, reason: str, now: datetime) -> None:
+        assert post.id is not None
+        for attempt in repo.attempts_for(session, post_id=post.id, version=post.version):
+            if attempt.status in ("in_flight", "accepted"):
+                attempt.status = "unknown"
+                session.add(attempt)
+        snapshot = self._end(
+            session, post, Event.OUTCOME_UNKNOWN, now, action="needs_attention", reason=reason
+        )
+        self._owe_outcome(session, post, messages.build_needs_attention_reply(reason=reason), snapshot, now)
+        log.warning("post %s needs attention: %s", post.id, reason)
+
+    def _end(
+        self, session: Session, post: Post, event: Event, now: datetime, *, action: str, reason: str | None
+    ) -> PostSnapshot:
+        """Move the post to its final status, release the lease, and record it in the audit trail."""
         current = PostStatus(post.status)
-        post.status = next_status(current, Event.OUTCOME_UNKNOWN)
+        post.status = next_status(current, event)
         post.finished_at = now
         post.next_action_at = None
         post.lease_owner = None
@@ -544,39 +505,45 @@ class Dispatcher:
         post.updated_at = now
         session.add(post)
         assert post.id is not None
-        for attempt in repo.attempts_for(session, post_id=post.id, version=post.version):
-            if attempt.status in ("in_flight", "accepted"):
-                attempt.status = "unknown"
-                session.add(attempt)
         repo.record_audit(
             session,
             post_id=post.id,
             actor=SYSTEM_ACTOR,
-            action="needs_attention",
+            action=action,
             from_status=current,
             to_status=post.status,
             detail=reason,
             at=now,
         )
         session.flush()
-        snapshot = load_snapshot(session, post)
-        repo.enqueue_message(session, post_id=post.id, kind=Kind.ROOT_REFRESH, payload={}, now=now)
-        self._owe_thread(session, post, messages.build_needs_attention_reply(reason=reason), now)
-        repo.enqueue_message(
-            session,
-            post_id=post.id,
-            kind=Kind.DM,
-            payload={"user": post.author_id, "message": messages.build_author_update(snapshot)},
-            now=now,
-        )
-        log.warning("post %s needs attention: %s", post.id, reason)
+        return load_snapshot(session, post)
 
     @staticmethod
-    def _owe_thread(session: Session, post: Post, message: dict[str, Any], now: datetime) -> None:
-        repo.enqueue_message(
-            session, post_id=post.id, kind=Kind.THREAD_REPLY, payload={"message": message}, now=now
+    def _owe_outcome(
+        session: Session, post: Post, thread_message: dict[str, Any], snapshot: PostSnapshot, now: datetime
+    ) -> None:
+        assert post.id is not None
+        owe_state_change(
+            session,
+            post_id=post.id,
+            now=now,
+            thread_message=thread_message,
+            author_id=post.author_id,
+            author_message=messages.build_author_update(snapshot),
         )
 
 
 def _new_key(post_id: int | None, version: int, provider: str) -> str:
     return f"postgate-{post_id}-{version}-{provider}-{uuid.uuid4().hex}"
+
+
+def _fail_attempt(session: Session, attempt: PublishAttempt, reason: str, now: datetime) -> None:
+    """The attempt is over without a post at the provider: every one of its accounts failed for `reason`."""
+    attempt.status = "failed"
+    attempt.maybe_received = False
+    attempt.finished_at = now
+    session.add(attempt)
+    for account_id in attempt.account_ids:
+        repo.upsert_result(
+            session, attempt=attempt, account_id=account_id, status="failed", url=None, error=reason, now=now
+        )

@@ -42,6 +42,37 @@ class Kind(StrEnum):
     DM = "dm"
 
 
+def owe(session: Session, *, post_id: int, kind: Kind, payload: dict[str, Any], now: datetime) -> None:
+    """Owe one Slack message; delivered after the caller's transaction commits."""
+    repo.enqueue_message(session, post_id=post_id, kind=kind, payload=payload, now=now)
+
+
+def owe_thread_reply(session: Session, *, post_id: int, message: dict[str, Any], now: datetime) -> None:
+    owe(session, post_id=post_id, kind=Kind.THREAD_REPLY, payload={"message": message}, now=now)
+
+
+def owe_state_change(
+    session: Session,
+    *,
+    post_id: int,
+    now: datetime,
+    thread_message: dict[str, Any],
+    author_id: str | None = None,
+    author_message: dict[str, Any] | None = None,
+) -> None:
+    """What a state change owes: the root re-rendered, a thread reply, and optionally an author DM."""
+    owe(session, post_id=post_id, kind=Kind.ROOT_REFRESH, payload={}, now=now)
+    owe_thread_reply(session, post_id=post_id, message=thread_message, now=now)
+    if author_id is not None and author_message is not None:
+        owe(
+            session,
+            post_id=post_id,
+            kind=Kind.DM,
+            payload={"user": author_id, "message": author_message},
+            now=now,
+        )
+
+
 class NotReady(Exception):
     """The row depends on an earlier one (the root message) that has not been delivered yet."""
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Protocol
 
 from sqlmodel import Session
 
@@ -18,7 +18,7 @@ from bot.domain.approval import ApprovalPolicy, Event, next_status, tally_after_
 from bot.domain.model import Draft, PostStatus
 from bot.domain.rules import DraftField, validate_draft
 from bot.errors import DomainError, InvalidTransition
-from bot.services.outbox import Kind
+from bot.services.outbox import Kind, owe, owe_state_change
 from bot.services.snapshot import PostSnapshot, load_snapshot
 from bot.slack.views import approval as messages
 from bot.slack.views.forms import zone
@@ -84,8 +84,8 @@ class PostService:
                 now=now,
             )
             assert post.id is not None
-            repo.enqueue_message(session, post_id=post.id, kind=Kind.APPROVAL_REQUEST, payload={}, now=now)
-            repo.enqueue_message(session, post_id=post.id, kind=Kind.AUTHOR_CONFIRMATION, payload={}, now=now)
+            owe(session, post_id=post.id, kind=Kind.APPROVAL_REQUEST, payload={}, now=now)
+            owe(session, post_id=post.id, kind=Kind.AUTHOR_CONFIRMATION, payload={}, now=now)
             post_id = post.id
         log.info("post %s drafted by %s", post_id, author_id)
         self._waker.wake_outbox()
@@ -127,14 +127,13 @@ class PostService:
             )
             if not tally.complete:
                 repo.record_audit(session, post_id=post_id, actor=user_id, action="approval_recorded", at=now)
-                self._owe(session, post_id, Kind.ROOT_REFRESH, {}, now)
-                self._owe_thread(
+                owe_state_change(
                     session,
-                    post_id,
-                    messages.build_approval_recorded(
+                    post_id=post_id,
+                    now=now,
+                    thread_message=messages.build_approval_recorded(
                         approver=user_id, approvals=len(tally.approvals), required=tally.required
                     ),
-                    now,
                 )
             else:
                 post.status = next_status(current, Event.APPROVED)
@@ -155,11 +154,14 @@ class PostService:
                 )
                 session.flush()
                 snapshot = load_snapshot(session, post)
-                self._owe(session, post_id, Kind.ROOT_REFRESH, {}, now)
-                self._owe_thread(
-                    session, post_id, messages.build_approved_reply(snapshot, approver=user_id), now
+                owe_state_change(
+                    session,
+                    post_id=post_id,
+                    now=now,
+                    thread_message=messages.build_approved_reply(snapshot, approver=user_id),
+                    author_id=post.author_id,
+                    author_message=messages.build_author_update(snapshot),
                 )
-                self._owe_dm(session, post_id, post.author_id, messages.build_author_update(snapshot), now)
                 wake_at = post.publish_at
         log.info("post %s approved by %s", post_id, user_id)
         self._waker.wake_outbox()
@@ -199,11 +201,14 @@ class PostService:
             )
             session.flush()
             snapshot = load_snapshot(session, post)
-            self._owe(session, post_id, Kind.ROOT_REFRESH, {}, now)
-            self._owe_thread(
-                session, post_id, messages.build_rejected_reply(user_id=user_id, reason=reason), now
+            owe_state_change(
+                session,
+                post_id=post_id,
+                now=now,
+                thread_message=messages.build_rejected_reply(user_id=user_id, reason=reason),
+                author_id=post.author_id,
+                author_message=messages.build_author_update(snapshot),
             )
-            self._owe_dm(session, post_id, post.author_id, messages.build_author_update(snapshot), now)
         log.info("post %s rejected by %s", post_id, user_id)
         self._waker.wake_outbox()
 
@@ -251,15 +256,3 @@ class PostService:
         except DomainError as error:
             return error.user_message
         return "This post was already decided."
-
-    @staticmethod
-    def _owe(session: Session, post_id: int, kind: str, payload: dict[str, Any], now: datetime) -> None:
-        repo.enqueue_message(session, post_id=post_id, kind=kind, payload=payload, now=now)
-
-    def _owe_thread(self, session: Session, post_id: int, message: dict[str, Any], now: datetime) -> None:
-        self._owe(session, post_id, Kind.THREAD_REPLY, {"message": message}, now)
-
-    def _owe_dm(
-        self, session: Session, post_id: int, user_id: str, message: dict[str, Any], now: datetime
-    ) -> None:
-        self._owe(session, post_id, Kind.DM, {"user": user_id, "message": message}, now)
