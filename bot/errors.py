@@ -9,8 +9,10 @@ PostgateError
 └── ProviderError               a publishing provider failed; `.retryable` says if trying again can help
     ├── ProviderAuthError       the API key is wrong or lacks access (never retryable)
     ├── ProviderRejected        the provider refused the content or request (4xx, never retryable)
+    │   └── ProviderTooLate     cancel/edit refused: publishing started or finished (`.live` when it is out)
     ├── ProviderUnavailable     5xx, connection failure, timeout before sending (retryable)
     │   └── ProviderRateLimited 429; `.retry_after` seconds when the provider said
+    │       └── ProviderBudgetExhausted  held back by Postgate's own rate limiter; nothing was sent
     └── ProviderOutcomeUnknown  the request may have been received (timeout after sending)
 """
 
@@ -68,6 +70,18 @@ class ProviderRejected(ProviderError):
     """The provider refused the request itself; sending it again unchanged cannot help."""
 
 
+class ProviderTooLate(ProviderRejected):
+    """A cancel (or edit) came too late: the provider already started or finished publishing.
+
+    `live` is True when the post is known to be out on at least one account, False when publishing is
+    in progress and may still go out.
+    """
+
+    def __init__(self, provider: str, message: str, *, live: bool = False, **kwargs: object) -> None:
+        super().__init__(provider, message, **kwargs)  # type: ignore[arg-type]
+        self.live = live
+
+
 class ProviderUnavailable(ProviderError):
     """The provider could not be reached or failed on its side before accepting the request."""
 
@@ -88,3 +102,11 @@ class ProviderOutcomeUnknown(ProviderError):
     """The request may have reached the provider; only an idempotent retry or a human can settle it."""
 
     retryable = True
+
+
+class ProviderBudgetExhausted(ProviderRateLimited):
+    """Postgate's own limiter held the request back to stay under the provider's rate limit.
+
+    Nothing was sent, so this is never a sign the provider might have received anything, and it does not
+    count as a failed try.
+    """

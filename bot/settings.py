@@ -11,8 +11,16 @@ from typing import Annotated
 from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from bot.providers.ratelimit import RateLimit
+
 DEFAULT_SLACK_API_URL = "https://slack.com/api/"
 DEFAULT_PUBLORA_BASE_URL = "https://api.publora.com/api/v1"
+DEFAULT_PUBLER_BASE_URL = "https://app.publer.com/api/v1"
+DEFAULT_POSTORIA_BASE_URL = "https://api.postoria.io/v1"
+# The providers' documented limits. A team whose provider raised its limit, or that runs several
+# replicas against one key, sets its own (e.g. half each for two replicas).
+DEFAULT_PUBLER_RATE_LIMIT = "100/120s"
+DEFAULT_POSTORIA_RATE_LIMIT = "300/300s"
 
 # Values that show the user copied `.env.example` without filling it in.
 _PLACEHOLDERS = {
@@ -22,6 +30,17 @@ _PLACEHOLDERS = {
     "xapp-your-app-token",
     "your-signing-secret",
 }
+
+
+_SECRET_FIELDS = (
+    "slack_bot_token",
+    "slack_signing_secret",
+    "slack_app_token",
+    "publora_api_key",
+    "publora_webhook_secret",
+    "publer_api_key",
+    "postoria_api_key",
+)
 
 
 def _env(name: str) -> AliasChoices:
@@ -63,6 +82,26 @@ class Settings(BaseSettings):
 
     publora_api_key: SecretStr | None = Field(default=None, validation_alias=_env("PUBLORA_API_KEY"))
     publora_base_url: str = Field(default=DEFAULT_PUBLORA_BASE_URL, validation_alias=_env("PUBLORA_BASE_URL"))
+    publora_webhook_secret: SecretStr | None = Field(
+        default=None, validation_alias=_env("PUBLORA_WEBHOOK_SECRET")
+    )
+
+    publer_api_key: SecretStr | None = Field(default=None, validation_alias=_env("PUBLER_API_KEY"))
+    publer_workspace_id: str | None = Field(default=None, validation_alias=_env("PUBLER_WORKSPACE_ID"))
+    publer_base_url: str = Field(default=DEFAULT_PUBLER_BASE_URL, validation_alias=_env("PUBLER_BASE_URL"))
+    publer_rate_limit: str = Field(
+        default=DEFAULT_PUBLER_RATE_LIMIT, validation_alias=_env("PUBLER_RATE_LIMIT")
+    )
+
+    postoria_api_key: SecretStr | None = Field(default=None, validation_alias=_env("POSTORIA_API_KEY"))
+    postoria_workspace_id: str | None = Field(default=None, validation_alias=_env("POSTORIA_WORKSPACE_ID"))
+    postoria_base_url: str = Field(
+        default=DEFAULT_POSTORIA_BASE_URL, validation_alias=_env("POSTORIA_BASE_URL")
+    )
+    postoria_rate_limit: str = Field(
+        default=DEFAULT_POSTORIA_RATE_LIMIT, validation_alias=_env("POSTORIA_RATE_LIMIT")
+    )
+
     dry_run: bool = Field(default=False, validation_alias=_env("POSTGATE_DRY_RUN"))
 
     # Tuning knobs; the defaults suit production. Tests shorten them.
@@ -82,6 +121,12 @@ class Settings(BaseSettings):
             return [part.strip() for part in value.replace(";", ",").split(",") if part.strip()]
         return value
 
+    @field_validator("publer_rate_limit", "postoria_rate_limit")
+    @classmethod
+    def _rate_limit(cls, value: str) -> str:
+        RateLimit.parse(value)  # raises a readable ValueError
+        return value
+
     @field_validator("slack_api_url")
     @classmethod
     def _trailing_slash(cls, value: str) -> str:
@@ -99,7 +144,7 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _no_placeholders(self) -> Settings:
-        for name in ("slack_bot_token", "slack_signing_secret", "slack_app_token", "publora_api_key"):
+        for name in _SECRET_FIELDS:
             secret = getattr(self, name)
             if secret is not None and secret.get_secret_value().strip().lower() in _PLACEHOLDERS:
                 raise ValueError(f"{name.upper()} still holds the placeholder from .env.example")
@@ -124,14 +169,30 @@ class Settings(BaseSettings):
             missing.append("POSTGATE_APPROVAL_CHANNEL")
         if not self.approvers:
             missing.append("POSTGATE_APPROVERS")
-        if self.publora_api_key is None and not self.dry_run:
-            missing.append("PUBLORA_API_KEY (or POSTGATE_DRY_RUN=true to try Postgate without posting)")
+        if not self.configured_providers() and not self.dry_run:
+            missing.append(
+                "a provider key: PUBLORA_API_KEY, PUBLER_API_KEY or POSTORIA_API_KEY "
+                "(or POSTGATE_DRY_RUN=true to try Postgate without posting)"
+            )
+        if self.publer_api_key is not None and not self.publer_workspace_id:
+            missing.append("PUBLER_WORKSPACE_ID (Publer needs it with PUBLER_API_KEY)")
+        if self.postoria_api_key is not None and not self.postoria_workspace_id:
+            missing.append("POSTORIA_WORKSPACE_ID (Postoria needs it with POSTORIA_API_KEY)")
         return missing
+
+    def configured_providers(self) -> list[str]:
+        """Names of the real providers that have a key."""
+        keys = {
+            "publora": self.publora_api_key,
+            "publer": self.publer_api_key,
+            "postoria": self.postoria_api_key,
+        }
+        return [name for name, key in keys.items() if key is not None]
 
     def secret_values(self) -> list[str]:
         """Every configured secret, for log redaction."""
         values = []
-        for name in ("slack_bot_token", "slack_signing_secret", "slack_app_token", "publora_api_key"):
+        for name in _SECRET_FIELDS:
             secret = getattr(self, name)
             if secret is not None and secret.get_secret_value():
                 values.append(secret.get_secret_value())

@@ -15,29 +15,17 @@ from bot.db.engine import Database, make_engine
 from bot.db.migrate import upgrade
 
 POSTGRES_ENV = "POSTGATE_TEST_POSTGRES_URL"
-SETTINGS_ENV = [
-    "SLACK_BOT_TOKEN",
-    "SLACK_SIGNING_SECRET",
-    "SLACK_APP_TOKEN",
-    "SLACK_API_URL",
-    "DATABASE_URL",
-    "PORT",
-    "POSTGATE_APPROVAL_CHANNEL",
-    "POSTGATE_APPROVERS",
-    "POSTGATE_REQUIRED_APPROVALS",
-    "PUBLORA_API_KEY",
-    "PUBLORA_BASE_URL",
-    "POSTGATE_DRY_RUN",
-    "POSTGATE_SWEEP_SECONDS",
-    "POSTGATE_FOLLOW_POLL_SECONDS",
-]
+# Every variable Postgate's settings read starts with one of these (or is exactly PORT / DATABASE_URL).
+SETTINGS_PREFIXES = ("SLACK_", "POSTGATE_", "PUBLORA_", "PUBLER_", "POSTORIA_")
+SETTINGS_NAMES = ("PORT", "DATABASE_URL")
 
 
 @pytest.fixture(autouse=True)
 def clean_environ(monkeypatch: pytest.MonkeyPatch) -> None:
     """pydantic-settings reads the environment: no test may see the developer's own settings."""
-    for name in SETTINGS_ENV:
-        monkeypatch.delenv(name, raising=False)
+    for name in list(os.environ):
+        if (name.startswith(SETTINGS_PREFIXES) or name in SETTINGS_NAMES) and name != POSTGRES_ENV:
+            monkeypatch.delenv(name, raising=False)
 
 
 class FakeClock:

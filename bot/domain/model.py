@@ -90,13 +90,65 @@ def split_account_key(key: str) -> tuple[str, str]:
     return provider, account_id
 
 
+class MediaKind(StrEnum):
+    IMAGE = "image"
+    GIF = "gif"
+    VIDEO = "video"
+    DOCUMENT = "document"
+    OTHER = "other"
+
+    @classmethod
+    def of(cls, mime_type: str) -> MediaKind:
+        mime = mime_type.lower()
+        if mime == "image/gif":
+            return cls.GIF
+        if mime.startswith("image/"):
+            return cls.IMAGE
+        if mime.startswith("video/"):
+            return cls.VIDEO
+        if mime == "application/pdf":
+            return cls.DOCUMENT
+        return cls.OTHER
+
+
+@dataclass(frozen=True)
+class MediaItem:
+    """An image or video attached to a draft: a Slack file (downloaded at submission) or a public URL.
+
+    Exactly one of `slack_file_id` and `url` is set. `size` is in bytes when known (Slack files).
+    """
+
+    name: str
+    mime_type: str
+    size: int | None = None
+    slack_file_id: str | None = None
+    url: str | None = None
+
+    @property
+    def kind(self) -> MediaKind:
+        return MediaKind.of(self.mime_type)
+
+
+@dataclass(frozen=True)
+class Queue:
+    """A provider-side posting queue (Postoria): "add to queue" publishes at the queue's next free slot."""
+
+    provider: str
+    queue_id: str
+    name: str
+    paused: bool = False
+
+
 @dataclass(frozen=True)
 class Draft:
-    """What the author asked for: the text, the accounts, and when (None = as soon as approved)."""
+    """What the author asked for: the text, the accounts, when (None = as soon as approved), the media,
+    and optionally a provider queue (Postoria) that picks the time instead."""
 
     text: str
     targets: tuple[Account, ...]
     publish_at: datetime | None
+    media: tuple[MediaItem, ...] = ()
+    queue_id: str | None = None
 
 
 @dataclass(frozen=True)

@@ -10,24 +10,49 @@ from __future__ import annotations
 import logging
 import random
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol
+from pathlib import Path
+from typing import IO, Any, Protocol
 
 import httpx
 
-from bot.domain.model import Account, PublicationState, SubmissionReceipt
+from bot.domain.model import Account, MediaKind, PublicationState, Queue, SubmissionReceipt
 from bot.errors import (
     ProviderAuthError,
+    ProviderBudgetExhausted,
     ProviderError,
     ProviderOutcomeUnknown,
     ProviderRateLimited,
     ProviderRejected,
     ProviderUnavailable,
 )
+from bot.providers.ratelimit import RateLimiter
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class MediaFile:
+    """One image or video to hand to the provider: bytes already downloaded to `path`, or a public `url`
+    the provider imports itself. Exactly one of the two is set. Files are streamed, never held in memory.
+    """
+
+    name: str
+    mime_type: str
+    path: Path | None = None
+    url: str | None = None
+    size: int | None = None
+
+    @property
+    def kind(self) -> MediaKind:
+        return MediaKind.of(self.mime_type)
+
+    def open(self) -> IO[bytes]:
+        if self.path is None:
+            raise ValueError(f"{self.name} has no downloaded bytes (it is imported from {self.url})")
+        return self.path.open("rb")
 
 
 @dataclass(frozen=True)
@@ -35,13 +60,23 @@ class SubmitRequest:
     """One submission of one post to one provider.
 
     `idempotency_key` is stable for every retry of the same submission, so an idempotent provider
-    never creates the post twice. `publish_at` is aware UTC.
+    never creates the post twice. `publish_at` is aware UTC and fixed for the submission; `immediate` is
+    True when that time has come (the dispatcher submits at the due time), so providers with a separate
+    "publish now" call use it. `accounts` describes `account_ids` (network, name) where the provider needs
+    it. `queue_id` asks a provider with queues (Postoria) to use the queue's next slot instead of a time.
     """
 
     text: str
     account_ids: tuple[str, ...]
     publish_at: datetime
     idempotency_key: str
+    media: tuple[MediaFile, ...] = ()
+    immediate: bool = False
+    queue_id: str | None = None
+    accounts: tuple[Account, ...] = ()
+
+    def account(self, account_id: str) -> Account | None:
+        return next((a for a in self.accounts if a.account_id == account_id), None)
 
 
 class Provider(Protocol):
@@ -56,12 +91,41 @@ class Provider(Protocol):
 
     def submit(self, request: SubmitRequest) -> SubmissionReceipt: ...
 
-    def fetch_state(self, external_id: str, accounts: Sequence[Account]) -> PublicationState: ...
+    def fetch_state(self, external_id: str, request: SubmitRequest) -> PublicationState:
+        """How the submission `request` that the provider accepted as `external_id` is doing, per account.
 
-    def cancel(self, external_id: str) -> None: ...
+        `request` is the submission as it was sent (without media files), so providers that must find
+        their posts again (Publer) can match accounts, time and text.
+        """
+        ...
+
+    def cancel(self, external_id: str, request: SubmitRequest) -> None:
+        """Withdraw a submitted post, re-reading its state first.
+
+        Raises ProviderTooLate when publishing started or finished (`live` says whether it is out).
+        """
+        ...
+
+    def find_submission(self, request: SubmitRequest, *, sent_at: datetime) -> SubmissionReceipt | None:
+        """For providers without idempotency: did an earlier try of `request`, sent at `sent_at`, create a
+        post? Looks at the provider's posts (accounts, time window, text).
+
+        Returns the receipt of the post found, or None when the provider's records prove there is none, so
+        sending again is safe. Raises ProviderOutcomeUnknown when it cannot tell (a human decides), and a
+        retryable ProviderError when asking again later can tell (e.g. the provider may still be
+        processing the earlier try).
+        """
+        ...
+
+    def list_queues(self) -> list[Queue]:
+        """The provider's posting queues; empty for providers without queues."""
+        ...
 
     def check_credentials(self) -> str:
-        """A sentence describing what the credentials can reach; raises ProviderError when they fail."""
+        """A sentence describing what the credentials can reach; raises ProviderError when they fail.
+
+        Connections whose tokens are expired or expiring are named in the sentence.
+        """
         ...
 
 
@@ -74,6 +138,11 @@ class RetryPolicy:
     attempts: int = 3
     base_delay: float = 0.5
     max_delay: float = 8.0
+    #: A 429 asking for a longer pause than this is not slept off inside the request: it is raised, and
+    #: the dispatcher comes back to the post later instead of blocking a worker.
+    max_rate_limit_wait: float = 10.0
+    #: How long a request may wait for a slot of the client-side rate limiter before giving up.
+    max_budget_wait: float = 30.0
 
     def delay(self, attempt: int, retry_after: float | None = None) -> float:
         if retry_after is not None:
@@ -99,10 +168,21 @@ class HttpProvider:
         client: httpx.Client,
         retry: RetryPolicy | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        limiter: RateLimiter | None = None,
     ) -> None:
         self._client = client
         self._retry = retry or RetryPolicy()
         self._sleep = sleep
+        self._limiter = limiter
+
+    # Defaults for providers without these features; providers that have them override.
+    def list_queues(self) -> list[Queue]:
+        return []
+
+    def find_submission(self, request: SubmitRequest, *, sent_at: datetime) -> SubmissionReceipt | None:  # noqa: ARG002
+        raise ProviderOutcomeUnknown(
+            self.display_name, "cannot look up whether an earlier try created the post"
+        )
 
     def error_message(self, response: httpx.Response, body: Any) -> tuple[str, str | None]:
         """(message, code) from an error response. Providers override this for their envelope."""
@@ -145,7 +225,11 @@ class HttpProvider:
                     raise
                 if isinstance(error, ProviderOutcomeUnknown) and not retry_safe:
                     raise
+                if isinstance(error, ProviderBudgetExhausted):
+                    raise
                 retry_after = error.retry_after if isinstance(error, ProviderRateLimited) else None
+                if retry_after is not None and retry_after > self._retry.max_rate_limit_wait:
+                    raise
                 delay = self._retry.delay(attempt, retry_after)
                 log.warning(
                     "%s %s %s failed (%s); retrying in %.1fs",
@@ -157,6 +241,12 @@ class HttpProvider:
                 )
                 self._sleep(delay)
 
+    def _observe_rate_headers(self, response: httpx.Response) -> None:
+        if self._limiter is None:
+            return
+        remaining, reset_in = rate_headers(response)
+        self._limiter.observe(remaining=remaining, reset_in=reset_in, limited=response.status_code == 429)
+
     def _request_once(
         self,
         method: str,
@@ -167,6 +257,8 @@ class HttpProvider:
         headers: Mapping[str, str] | None,
         retry_safe: bool,
     ) -> Any:
+        if self._limiter is not None:
+            self._limiter.acquire(self._retry.max_budget_wait)
         try:
             response = self._client.request(method, path, json=json, params=params, headers=headers)
         except _NOT_SENT as error:
@@ -181,6 +273,7 @@ class HttpProvider:
             raise ProviderOutcomeUnknown(
                 self.display_name, f"the connection failed mid-request ({type(error).__name__})"
             ) from None
+        self._observe_rate_headers(response)
         body = _json_or_none(response)
         if response.is_success:
             if body is None:
@@ -195,7 +288,7 @@ class HttpProvider:
             raise special(self.display_name, message, status=status, code=code)
         if status == 429:
             raise ProviderRateLimited(
-                self.display_name, message, retry_after=_retry_after(response), status=status, code=code
+                self.display_name, message, retry_after=retry_after(response), status=status, code=code
             )
         if status in (401, 403) and code is None:
             raise ProviderAuthError(self.display_name, message, status=status, code=code)
@@ -213,11 +306,31 @@ def _json_or_none(response: httpx.Response) -> Any:
         return None
 
 
-def _retry_after(response: httpx.Response) -> float | None:
-    value = response.headers.get("Retry-After")
+# A reset header above this is a UNIX time (Publer), below it a number of seconds (other APIs).
+_UNIX_TIME_FLOOR = 1_000_000_000
+
+
+def retry_after(response: httpx.Response, *, wall: Callable[[], float] = time.time) -> float | None:
+    """Seconds to wait, from `Retry-After` or else `X-RateLimit-Reset` (UNIX seconds or a delta)."""
+    value = _number(response.headers.get("Retry-After"))
+    if value is not None:
+        return max(value, 0.0)
+    reset = _number(response.headers.get("X-RateLimit-Reset"))
+    if reset is None:
+        return None
+    return max(reset - wall(), 0.0) if reset > _UNIX_TIME_FLOOR else max(reset, 0.0)
+
+
+def rate_headers(response: httpx.Response) -> tuple[int | None, float | None]:
+    """(remaining, seconds until reset) from the X-RateLimit-* headers, when the provider sends them."""
+    remaining = _number(response.headers.get("X-RateLimit-Remaining"))
+    return (int(remaining) if remaining is not None else None), retry_after(response)
+
+
+def _number(value: str | None) -> float | None:
     if value is None:
         return None
     try:
-        return float(value)
+        return float(value.strip())
     except ValueError:
         return None

@@ -4,11 +4,17 @@ calling anything. For trying Postgate in a workspace before connecting a real pr
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from bot.domain.model import Account, AccountOutcome, AccountResult, PublicationState, SubmissionReceipt
+from bot.domain.model import (
+    Account,
+    AccountOutcome,
+    AccountResult,
+    PublicationState,
+    Queue,
+    SubmissionReceipt,
+)
 from bot.domain.networks import Network
 from bot.errors import ProviderRejected
 from bot.providers.base import SubmitRequest
@@ -68,7 +74,7 @@ class DryRunProvider:
             notes=("dry run: nothing was posted",),
         )
 
-    def fetch_state(self, external_id: str, accounts: Sequence[Account]) -> PublicationState:  # noqa: ARG002
+    def fetch_state(self, external_id: str, request: SubmitRequest) -> PublicationState:  # noqa: ARG002
         with self._lock:
             post = next((p for p in self._by_key.values() if p.external_id == external_id), None)
         if post is None:
@@ -82,7 +88,15 @@ class DryRunProvider:
             )
         )
 
-    def cancel(self, external_id: str) -> None:
+    def find_submission(self, request: SubmitRequest, *, sent_at: datetime) -> SubmissionReceipt | None:  # noqa: ARG002
+        with self._lock:
+            post = self._by_key.get(request.idempotency_key)
+        return SubmissionReceipt(external_id=post.external_id) if post else None
+
+    def list_queues(self) -> list[Queue]:
+        return []
+
+    def cancel(self, external_id: str, request: SubmitRequest) -> None:  # noqa: ARG002
         with self._lock:
             self._by_key = {k: p for k, p in self._by_key.items() if p.external_id != external_id}
 

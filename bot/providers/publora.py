@@ -185,7 +185,8 @@ class PubloraProvider(HttpProvider):
 
     # -- state ------------------------------------------------------------------------------------
 
-    def fetch_state(self, external_id: str, accounts: Sequence[Account]) -> PublicationState:
+    def fetch_state(self, external_id: str, request: SubmitRequest) -> PublicationState:
+        accounts = request.accounts
         group = self._get_group(external_id)
         group_status = _text(group.get("status")) or ""
         submitted = [p for p in _list(group.get("platforms")) if isinstance(p, str)]
@@ -257,7 +258,7 @@ class PubloraProvider(HttpProvider):
 
     # -- cancel -----------------------------------------------------------------------------------
 
-    def cancel(self, external_id: str) -> None:
+    def cancel(self, external_id: str, request: SubmitRequest) -> None:  # noqa: ARG002 - the group id is enough
         # Re-read first: near the scheduled time Publora may already be publishing, and deleting then
         # does not stop the in-flight work (§7).
         try:

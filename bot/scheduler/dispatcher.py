@@ -37,6 +37,9 @@ from bot.slack.views import approval as messages
 
 log = logging.getLogger(__name__)
 
+# A submission whose time is this close is "publish now" for providers with a separate immediate call.
+IMMEDIATE_WITHIN = timedelta(seconds=60)
+
 
 @dataclass(frozen=True)
 class DispatchTuning:
@@ -129,6 +132,7 @@ class Dispatcher:
                     now=now,
                 )
             text = version.text
+            targets = version.targets
             pending = [a for a in attempts if a.status == "in_flight"]
         unknown_reasons: list[str] = []
         for attempt in pending:
@@ -146,12 +150,7 @@ class Dispatcher:
                 continue
             if not self._mark_sending(claim, attempt):
                 return  # lease lost
-            request = SubmitRequest(
-                text=text,
-                account_ids=tuple(attempt.account_ids),
-                publish_at=attempt.publish_time,
-                idempotency_key=attempt.idempotency_key,
-            )
+            request = self._request_for(attempt, text, targets, now=self._clock.now())
             try:
                 receipt = provider.submit(request)
             except ProviderOutcomeUnknown as error:
@@ -380,9 +379,9 @@ class Dispatcher:
             provider = self._providers.get(attempt.provider)
             if provider is None or attempt.external_id is None:
                 continue
-            accounts = self._accounts_for(attempt, version.targets)
+            request = self._request_for(attempt, version.text, version.targets, now=now)
             try:
-                state = provider.fetch_state(attempt.external_id, accounts)
+                state = provider.fetch_state(attempt.external_id, request)
             except ProviderError as error:
                 log.warning(
                     "post %s: checking %s failed: %s", claim.post_id, provider.display_name, error.message
@@ -440,6 +439,19 @@ class Dispatcher:
             post.lease_expires_at = None
             post.updated_at = now
             session.add(post)
+
+    def _request_for(
+        self, attempt: PublishAttempt, text: str, targets: list[dict[str, Any]], *, now: datetime
+    ) -> SubmitRequest:
+        """The submission `attempt` stands for, exactly as it is (or was) sent, without media files."""
+        return SubmitRequest(
+            text=text,
+            account_ids=tuple(attempt.account_ids),
+            publish_at=attempt.publish_time,
+            idempotency_key=attempt.idempotency_key,
+            immediate=attempt.publish_time <= now + IMMEDIATE_WITHIN,
+            accounts=tuple(self._accounts_for(attempt, targets)),
+        )
 
     def _accounts_for(self, attempt: PublishAttempt, targets: list[dict[str, Any]]) -> list[Account]:
         known = {

@@ -1,0 +1,120 @@
+"""A client-side request budget per provider key: N requests per sliding window, handed out in call order.
+
+Publer allows 100 requests per 2 minutes per user and Postoria 300 per 5 minutes; exceeding them costs a
+429 and, worse, a storm of retries. Every HTTP request of a provider (creates, media, polls) takes a slot
+here first. Slots are reserved first come, first served, so posts that became due first are sent first.
+A caller that would have to wait longer than it can afford gets `ProviderBudgetExhausted` with the wait,
+and nothing is sent.
+
+The provider's own headers re-synchronise the budget: when the server says fewer requests remain than we
+think (other clients share Publer's budget), or answers 429, the limiter stops handing out slots until the
+server's reset time.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from bot.errors import ProviderBudgetExhausted
+
+_SPEC = re.compile(r"^\s*(\d+)\s*/\s*(\d+(?:\.\d+)?)\s*(s|sec|seconds|m|min|minutes)?\s*$")
+
+
+@dataclass(frozen=True)
+class RateLimit:
+    """`limit` requests per `window` seconds."""
+
+    limit: int
+    window: float
+
+    @classmethod
+    def parse(cls, text: str) -> RateLimit:
+        """ "100/120" or "100/120s" (seconds) or "100/2m" (minutes)."""
+        match = _SPEC.match(text)
+        if not match:
+            raise ValueError(f"a rate limit looks like 100/120s or 100/2m, not {text!r}")
+        limit, window, unit = int(match[1]), float(match[2]), (match[3] or "s")
+        if unit.startswith("m"):
+            window *= 60
+        if limit < 1 or window <= 0:
+            raise ValueError(f"a rate limit needs at least 1 request per positive window, not {text!r}")
+        return cls(limit, window)
+
+    def __str__(self) -> str:
+        return f"{self.limit} requests per {self.window:g} s"
+
+
+class RateLimiter:
+    """A thread-safe sliding-window budget. `acquire` reserves the next free slot and sleeps until it."""
+
+    def __init__(
+        self,
+        rate: RateLimit,
+        *,
+        provider: str,
+        monotonic: Callable[[], float] = time.monotonic,
+        wall: Callable[[], float] = time.time,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.rate = rate
+        self._provider = provider
+        self._monotonic = monotonic
+        self._wall = wall
+        self._sleep = sleep
+        self._lock = threading.Lock()
+        # Monotonic times of the slots handed out (past and reserved future ones), oldest first.
+        self._slots: deque[float] = deque()
+        self._blocked_until = 0.0
+
+    def acquire(self, max_wait: float) -> float:
+        """Take one request slot, sleeping until it is due; returns the seconds waited.
+
+        Raises ProviderBudgetExhausted (nothing reserved) when the slot is more than `max_wait` away.
+        """
+        with self._lock:
+            now = self._monotonic()
+            self._forget(now)
+            # Slots never go backwards: first come, first served, and the window check below stays exact.
+            slot = max(now, self._blocked_until, self._slots[-1] if self._slots else now)
+            if len(self._slots) >= self.rate.limit:
+                slot = max(slot, self._slots[-self.rate.limit] + self.rate.window)
+            wait = slot - now
+            if wait > max_wait:
+                raise ProviderBudgetExhausted(
+                    self._provider,
+                    f"Postgate is holding requests back to stay within the rate limit ({self.rate}); "
+                    f"the next free slot is in {wait:.0f} s",
+                    retry_after=wait,
+                )
+            self._slots.append(slot)
+        if wait > 0:
+            self._sleep(wait)
+        return wait
+
+    def observe(self, *, remaining: int | None, reset_in: float | None, limited: bool) -> None:
+        """Align with what the server said: `remaining` requests until `reset_in` seconds from now.
+
+        A 429 (`limited`) blocks every slot until the reset (or one window when the server gave none).
+        """
+        with self._lock:
+            now = self._monotonic()
+            if limited:
+                pause = reset_in if reset_in is not None and reset_in > 0 else self.rate.window
+                self._blocked_until = max(self._blocked_until, now + min(pause, self.rate.window * 2))
+                return
+            if remaining is not None and remaining <= 0 and reset_in is not None and reset_in > 0:
+                self._blocked_until = max(self._blocked_until, now + min(reset_in, self.rate.window * 2))
+
+    def seconds_from_unix(self, unix_time: float) -> float:
+        """Seconds from now until a UNIX timestamp a server sent (Publer's X-RateLimit-Reset)."""
+        return unix_time - self._wall()
+
+    def _forget(self, now: float) -> None:
+        horizon = now - self.rate.window
+        while self._slots and self._slots[0] <= horizon:
+            self._slots.popleft()
