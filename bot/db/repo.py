@@ -60,6 +60,8 @@ def add_post(
     requested_time: datetime | None,
     required_approvals: int,
     now: datetime,
+    media: list[dict[str, Any]] | None = None,
+    queue: dict[str, Any] | None = None,
 ) -> Post:
     post = Post(
         team_id=team_id,
@@ -78,7 +80,14 @@ def add_post(
     assert post.id is not None
     session.add(
         PostVersion(
-            post_id=post.id, version=1, text=text, targets=targets, created_by=author_id, created_at=now
+            post_id=post.id,
+            version=1,
+            text=text,
+            targets=targets,
+            media=media or [],
+            queue=queue,
+            created_by=author_id,
+            created_at=now,
         )
     )
     record_audit(session, post_id=post.id, actor=author_id, action="created", to_status=post.status, at=now)

@@ -58,6 +58,10 @@ class PostVersion(SQLModel, table=True):
     text: str = Field(sa_type=Text)
     #: [{"provider", "account_id", "network", "name"}]
     targets: list[dict[str, Any]] = Field(sa_column=Column(JSON, nullable=False))
+    #: [{"name", "mime_type", "size", "slack_file_id" | "url"}]; None on versions older than media.
+    media: list[dict[str, Any]] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    #: {"provider", "queue_id", "name"}: a provider queue (Postoria) picks the publish time instead.
+    queue: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
     created_by: str = Field(max_length=32)
     created_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
 
@@ -79,7 +83,10 @@ class PublishAttempt(SQLModel, table=True):
     """One submission of one post version to one provider. Its idempotency key never changes."""
 
     __tablename__ = "publish_attempt"
-    __table_args__ = (UniqueConstraint("post_id", "version", "provider"),)
+    __table_args__ = (
+        UniqueConstraint("post_id", "version", "provider"),
+        Index("ix_publish_attempt_provider_external_id", "provider", "external_id"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     post_id: int = Field(foreign_key="post.id", index=True)
@@ -94,7 +101,8 @@ class PublishAttempt(SQLModel, table=True):
     tries: int = Field(default=0)
     #: True once a try may have reached the provider without an answer.
     maybe_received: bool = Field(default=False)
-    external_id: str | None = Field(default=None, max_length=128)
+    #: The provider's handle on the submission; its format belongs to the provider module.
+    external_id: str | None = Field(default=None, sa_type=Text)
     error: str | None = Field(default=None, sa_type=Text)
     created_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
     submitted_at: datetime | None = _utc_field()

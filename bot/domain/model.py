@@ -148,7 +148,7 @@ class Draft:
     targets: tuple[Account, ...]
     publish_at: datetime | None
     media: tuple[MediaItem, ...] = ()
-    queue_id: str | None = None
+    queue: Queue | None = None
 
 
 @dataclass(frozen=True)

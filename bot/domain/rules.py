@@ -6,6 +6,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from zoneinfo import ZoneInfo
 
+from bot.domain import media
 from bot.domain.model import Draft
 from bot.domain.networks import count_characters
 
@@ -19,10 +20,25 @@ class DraftField(StrEnum):
     TARGETS = "targets"
     WHEN = "when"
     PUBLISH_AT = "publish_at"
+    QUEUE = "queue"
+    MEDIA = "media"
+    MEDIA_URLS = "media_urls"
 
 
-def validate_draft(draft: Draft, *, now: datetime, tz: ZoneInfo, wants_time: bool) -> dict[DraftField, str]:
-    """Every problem with `draft`, keyed by the field that should show it."""
+def validate_draft(
+    draft: Draft,
+    *,
+    now: datetime,
+    tz: ZoneInfo,
+    wants_time: bool,
+    wants_queue: bool = False,
+    url_problems: tuple[str, ...] = (),
+) -> dict[DraftField, str]:
+    """Every problem with `draft`, keyed by the field that should show it.
+
+    `url_problems` are what parsing the media links found. With a queue, every target must belong to the
+    queue's provider.
+    """
     errors: dict[DraftField, str] = {}
     text = draft.text.strip()
     if not text:
@@ -48,6 +64,25 @@ def validate_draft(draft: Draft, *, now: datetime, tz: ZoneInfo, wants_time: boo
     if not draft.targets:
         errors[DraftField.TARGETS] = "Pick at least one account to publish to."
 
+    files = [m for m in draft.media if m.url is None]
+    problems = media.check_files(files)
+    if url_problems:
+        errors[DraftField.MEDIA_URLS] = " ".join(url_problems)
+    problems += media.check_networks(draft.media, {t.network for t in draft.targets})
+    if problems:
+        field = DraftField.MEDIA if files or not any(m.url for m in draft.media) else DraftField.MEDIA_URLS
+        errors[field] = (errors[field] + " " if field in errors else "") + " ".join(problems)
+
+    if wants_queue:
+        queue = draft.queue
+        others = sorted({t.provider for t in draft.targets if queue and t.provider != queue.provider})
+        if queue is None:
+            errors[DraftField.QUEUE] = "Pick the queue to add the post to."
+        elif others:
+            errors[DraftField.QUEUE] = (
+                "A queue belongs to one provider; the other accounts need a time. "
+                "Choose only that provider's accounts, or another option under “When to publish”."
+            )
     if wants_time:
         if draft.publish_at is None:
             errors[DraftField.PUBLISH_AT] = (

@@ -1,15 +1,21 @@
 """Publora as a publishing provider: its REST shapes mapped onto `bot.providers.base.Provider`.
 
-This module owns everything Publora-specific for text posts: which connections become Postgate
-accounts, the create-post body and `Idempotency-Key`, reading a post group back into per-account
+This module owns everything Publora-specific: which connections become Postgate accounts, the
+create-post body and `Idempotency-Key`, the media pipeline (public links imported by Publora, or files
+uploaded into a draft that is scheduled afterwards), reading a post group back into per-account
 outcomes (building links Publora leaves out and turning its error codes into advice), cancelling
-safely, and parsing Publora's several error envelopes. The contract it follows is
-`shared/providers/publora.md`; section numbers below (§n) refer to it.
+safely, reading Publora's webhooks (signature check and event parsing, no HTTP), and parsing Publora's
+several error envelopes. The contract it follows is `shared/providers/publora.md`; section numbers
+below (§n) refer to it.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import json
 import logging
+import re
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -19,16 +25,24 @@ from urllib.parse import quote, urlsplit
 
 import httpx
 
-from bot.domain.model import Account, AccountOutcome, AccountResult, PublicationState, SubmissionReceipt
+from bot.domain.model import (
+    Account,
+    AccountOutcome,
+    AccountResult,
+    MediaKind,
+    PublicationState,
+    SubmissionReceipt,
+)
 from bot.domain.networks import Network
 from bot.errors import (
     ProviderAuthError,
     ProviderError,
     ProviderOutcomeUnknown,
     ProviderRejected,
+    ProviderTooLate,
     ProviderUnavailable,
 )
-from bot.providers.base import HttpProvider, RetryPolicy, SubmitRequest
+from bot.providers.base import HttpProvider, MediaFile, RetryPolicy, SubmitRequest
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +50,19 @@ _GROUP_FINAL = {"published", "failed", "partially_published"}
 _GROUP_NOT_STARTED = {"draft", "scheduled"}
 _TARGET_IN_FLIGHT = {"pending", "processing"}
 _TARGET_WAITING = {"draft", "scheduled", "pending", "processing"}
+
+# §5a: the `type` of get-upload-url; anything else is refused before a draft is made.
+_UPLOAD_TYPES = {
+    MediaKind.IMAGE: "image",
+    MediaKind.GIF: "image",
+    MediaKind.VIDEO: "video",
+    MediaKind.DOCUMENT: "document",
+}
+_MEDIA_WORDS = {MediaKind.GIF: "GIF", MediaKind.DOCUMENT: "document", MediaKind.VIDEO: "video"}
+#: §3/§5b: create-post imports at most this many `mediaUrls`.
+MAX_MEDIA_URLS = 10
+# Media rows of get-post (§5) that name a file already attached by an earlier try of a submission.
+_MEDIA_ATTACHED = {"ready", "uploading", "failed"}
 
 # Advice shown before Publora's own text for the publish-time codes of §6. The list is open-ended:
 # unknown codes fall back to Publora's message alone.
@@ -108,6 +135,11 @@ class PubloraProvider(HttpProvider):
         )
         super().__init__(client=client, retry=retry, sleep=sleep)
         self._api_key = api_key
+        # Presigned storage URLs get the bytes and nothing else: a client without the default headers,
+        # so the API key can never travel to the storage host (pitfall 6).
+        self._storage = httpx.Client(
+            timeout=httpx.Timeout(timeout, connect=5.0), transport=transport, follow_redirects=False
+        )
 
     def __repr__(self) -> str:
         # Only the address: a repr ends up in logs and tracebacks, and the key must never go there.
@@ -115,6 +147,7 @@ class PubloraProvider(HttpProvider):
 
     def close(self) -> None:
         self._client.close()
+        self._storage.close()
 
     def __enter__(self) -> PubloraProvider:
         return self
@@ -156,14 +189,14 @@ class PubloraProvider(HttpProvider):
     # -- submit -----------------------------------------------------------------------------------
 
     def submit(self, request: SubmitRequest) -> SubmissionReceipt:
-        # The body must be byte-for-byte the same function of `request` on every attempt: Publora
-        # answers 422 IDEMPOTENCY_KEY_CONFLICT when a reused key arrives with a different body, so
-        # nothing here may depend on the current time.
-        body = {
-            "content": request.text,
-            "platforms": list(request.account_ids),
-            "scheduledTime": format_time(request.publish_at),
-        }
+        _check_media(self.display_name, request.media)
+        files = [media for media in request.media if media.path is not None]
+        urls = [media.url for media in request.media if media.path is None and media.url]
+        if files:
+            return self._submit_with_uploads(request, files, urls)
+        # Text only, or only public links Publora imports itself (§5b): one create does it all.
+        body = self._post_body(request, urls)
+        body["scheduledTime"] = format_time(request.publish_at)
         answer = self.request(
             "POST",
             "/create-post",
@@ -171,17 +204,212 @@ class PubloraProvider(HttpProvider):
             headers={"Idempotency-Key": request.idempotency_key},
             retry_safe=True,
         )
+        return SubmissionReceipt(
+            external_id=self._group_id(answer),
+            effective_time=parse_time(answer.get("scheduledTime")),
+            notes=tuple(_warning_texts(answer.get("warnings"))),
+        )
+
+    @staticmethod
+    def _post_body(request: SubmitRequest, urls: Sequence[str]) -> dict[str, Any]:
+        # Every body must be byte-for-byte the same function of `request` on every attempt: Publora
+        # answers 422 IDEMPOTENCY_KEY_CONFLICT when a reused key arrives with a different body, so
+        # nothing here may depend on the current time.
+        body: dict[str, Any] = {"content": request.text, "platforms": list(request.account_ids)}
+        if urls:
+            body["mediaUrls"] = list(urls)
+        return body
+
+    def _group_id(self, answer: Any) -> str:
         group_id = answer.get("postGroupId") if isinstance(answer, Mapping) else None
         if not isinstance(group_id, str) or not group_id:
             # A 200 without an id may still have stored the post; the key lets a later retry find out.
             raise ProviderOutcomeUnknown(
                 self.display_name, "accepted the post but did not say its postGroupId"
             )
-        return SubmissionReceipt(
-            external_id=group_id,
-            effective_time=parse_time(answer.get("scheduledTime")),
-            notes=tuple(_warning_texts(answer.get("warnings"))),
+        return group_id
+
+    def _submit_with_uploads(
+        self, request: SubmitRequest, files: Sequence[MediaFile], urls: Sequence[str]
+    ) -> SubmissionReceipt:
+        """§5a: a draft, each file uploaded into it, then the draft scheduled (pitfall 6).
+
+        Uploading into a scheduled group would demote it to a draft that silently never publishes, so
+        the group stays a draft until every file is in. Public links ride along on the draft (they are
+        imported first, so in the post they come before the uploaded files).
+        """
+        answer = self.request(
+            "POST",
+            "/create-post",
+            json=self._post_body(request, urls),
+            headers={"Idempotency-Key": f"{request.idempotency_key}:draft"},
+            retry_safe=True,
         )
+        group_id = self._group_id(answer)
+        notes = list(_warning_texts(answer.get("warnings")))
+        try:
+            group = self._get_group(group_id)
+            if (_text(group.get("status")) or "draft").lower() != "draft":
+                # An earlier try of this submission got as far as scheduling; its answer was lost.
+                return SubmissionReceipt(group_id, parse_time(group.get("scheduledTime")), tuple(notes))
+            self._attach_files(group_id, group, files)
+            scheduled = self._schedule_draft(group_id, request)
+        except ProviderError as error:
+            if not error.retryable:
+                # Nothing will come back for this draft: a retry of a refused submission is not made.
+                self._discard_draft(group_id)
+            raise
+        summary = scheduled.get("postGroup")
+        effective = parse_time(scheduled.get("scheduledTime"))
+        if effective is None and isinstance(summary, Mapping):
+            effective = parse_time(summary.get("scheduledTime"))
+        notes.extend(_warning_texts(scheduled.get("warnings")))
+        return SubmissionReceipt(group_id, effective, tuple(notes))
+
+    def _attach_files(self, group_id: str, group: Mapping[str, Any], files: Sequence[MediaFile]) -> None:
+        # get-upload-url has no idempotency key, so retries stay idempotent here instead: an earlier try
+        # of this submission left its files in the draft's media list under the file name we sent, and
+        # such a file is not uploaded again (only replaced when its bytes never arrived or failed).
+        unclaimed = [
+            entry
+            for entry in _list(group.get("media"))
+            if isinstance(entry, Mapping) and (_text(entry.get("status")) or "").lower() in _MEDIA_ATTACHED
+        ]
+        for media in files:
+            entry = _take_entry(unclaimed, media.name)
+            try:
+                if entry is not None and self._keep_existing(entry):
+                    continue
+                self._upload(group_id, media)
+            except ProviderRejected as error:
+                raise ProviderRejected(
+                    self.display_name,
+                    f"Publora could not take the {_media_word(media)} {media.name}: {error.message}",
+                    status=error.status,
+                    code=error.code,
+                ) from None
+
+    def _keep_existing(self, entry: Mapping[str, Any]) -> bool:
+        """Whether a file an earlier try attached is usable; an unusable one is removed for a new upload."""
+        media_id = _text(entry.get("mediaId"))
+        status = (_text(entry.get("status")) or "").lower()
+        if status == "ready":
+            return True
+        if media_id is None:
+            return False
+        if status == "uploading" and self._complete_existing(media_id):
+            return True
+        try:
+            self.request("DELETE", f"/media/{_segment(media_id)}")
+        except ProviderRejected as error:
+            if error.status != 404:  # 404: already gone, which is what we wanted
+                raise
+        return False
+
+    def _complete_existing(self, media_id: str) -> bool:
+        try:
+            answer = self.request("POST", f"/complete-media/{_segment(media_id)}")
+        except ProviderRejected:
+            return False  # PROBE_FAILED and friends: the earlier try's bytes never arrived (or are bad)
+        return _media_status(answer) == "ready"
+
+    def _upload(self, group_id: str, media: MediaFile) -> None:
+        kind = _UPLOAD_TYPES[media.kind]
+        # Not retry-safe: a lost answer would leave a second media row. The next try of the whole
+        # submission finds the row by its file name instead (see `_attach_files`).
+        answer = self.request(
+            "POST",
+            "/get-upload-url",
+            json={"fileName": media.name, "contentType": media.mime_type, "type": kind, "postGroupId": group_id},
+            retry_safe=False,
+        )
+        upload_url = _text(answer.get("uploadUrl")) if isinstance(answer, Mapping) else None
+        media_id = _text(answer.get("mediaId")) if isinstance(answer, Mapping) else None
+        if upload_url is None or media_id is None:
+            raise ProviderUnavailable(self.display_name, "answered get-upload-url without an upload address")
+        self._put_bytes(media, upload_url)
+        # complete-media probes the bytes now (503 PROBE_* answers are retried like any retry-safe 5xx),
+        # so a bad file is named here rather than by a vaguer MEDIA_NOT_READY at scheduling.
+        status = _media_status(self.request("POST", f"/complete-media/{_segment(media_id)}"))
+        if status == "ready":
+            return
+        if status == "failed":
+            raise ProviderRejected(self.display_name, "Publora's check of the file failed")
+        raise ProviderUnavailable(self.display_name, f"the file is still being checked (status {status!r})")
+
+    def _put_bytes(self, media: MediaFile, upload_url: str) -> None:
+        """PUT the file to its presigned URL, streamed, with exactly the declared Content-Type (§5a).
+
+        The URL itself is a credential for an hour, so it never appears in messages either.
+        """
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                with media.open() as stream:
+                    # A file object gives httpx its length: S3 refuses chunked uploads without one.
+                    response = self._storage.put(
+                        upload_url, content=stream, headers={"Content-Type": media.mime_type}
+                    )
+            except OSError as error:
+                raise ProviderRejected(
+                    self.display_name, f"the downloaded file could not be read ({error.strerror or error})"
+                ) from None
+            except httpx.HTTPError as error:
+                failure: ProviderError = ProviderUnavailable(
+                    self.display_name, f"the upload to Publora's storage failed ({type(error).__name__})"
+                )
+            else:
+                if response.is_success:
+                    return
+                status = response.status_code
+                reason = _storage_error(response)
+                if status < 500 and status not in (408, 429):
+                    raise ProviderRejected(
+                        self.display_name, f"Publora's storage refused the upload (HTTP {status}{reason})"
+                    )
+                failure = ProviderUnavailable(
+                    self.display_name, f"Publora's storage failed (HTTP {status}{reason})", status=status
+                )
+            # The same bytes to the same presigned key: repeating the PUT is harmless.
+            if attempt >= self._retry.attempts:
+                raise failure
+            delay = self._retry.delay(attempt)
+            log.warning("Publora upload of %s failed (%s); retrying in %.1fs", media.name, failure.message, delay)
+            self._sleep(delay)
+
+    def _schedule_draft(self, group_id: str, request: SubmitRequest) -> Mapping[str, Any]:
+        # Both status and a time (§7: status alone re-validates a stale stored time).
+        try:
+            answer = self.request(
+                "PUT",
+                f"/update-post/{_segment(group_id)}",
+                json={"status": "scheduled", "scheduledTime": format_time(request.publish_at)},
+                headers={"Idempotency-Key": f"{request.idempotency_key}:schedule"},
+                retry_safe=True,
+            )
+        except ProviderRejected as error:
+            if error.code != "MEDIA_NOT_READY":
+                raise
+            # Whether Publora records a 4xx answer under the key is UNCONFIRMED (§3 says only "response
+            # recorded"); if it does, later tries replay this until the key expires. complete-media
+            # above makes every file ready first, so this is a race rather than the normal path.
+            raise ProviderUnavailable(
+                self.display_name,
+                "Publora is still processing the media; scheduling again shortly should work",
+                status=error.status,
+                code=error.code,
+            ) from None
+        if not isinstance(answer, Mapping):
+            raise ProviderOutcomeUnknown(self.display_name, "answered update-post without a body")
+        return answer
+
+    def _discard_draft(self, group_id: str) -> None:
+        try:
+            self.request("DELETE", f"/delete-post/{_segment(group_id)}")
+        except ProviderError as error:
+            # Best effort: the submission's own error is what the user needs to see.
+            log.warning("Publora draft %s could not be deleted: %s", group_id, error.message)
 
     # -- state ------------------------------------------------------------------------------------
 

@@ -62,13 +62,16 @@ class AccountDirectory:
     def _list_one(self, provider: Provider) -> ProviderAccounts:
         try:
             accounts = provider.list_accounts()
+            queues = provider.list_queues()
         except ProviderError as error:
             log.warning("listing %s accounts failed: %s", provider.display_name, error.message)
             return ProviderAccounts(provider.name, provider.display_name, failure=error.message)
         except Exception:
             log.exception("listing %s accounts crashed", provider.display_name)
             return ProviderAccounts(provider.name, provider.display_name, failure="unexpected error")
-        return ProviderAccounts(provider.name, provider.display_name, accounts=tuple(accounts))
+        return ProviderAccounts(
+            provider.name, provider.display_name, accounts=tuple(accounts), queues=tuple(queues)
+        )
 
     def accounts_of(self, provider: str) -> Sequence[ProviderAccounts]:
         return [p for p in self.get() if p.provider == provider]

@@ -19,7 +19,7 @@ from bot.domain.model import Draft, PostStatus
 from bot.domain.rules import DraftField, validate_draft
 from bot.errors import DomainError, InvalidTransition
 from bot.services.outbox import Kind, owe, owe_state_change
-from bot.services.snapshot import PostSnapshot, load_snapshot
+from bot.services.snapshot import PostSnapshot, load_snapshot, media_to_json, queue_to_json
 from bot.slack.views import approval as messages
 from bot.slack.views.forms import zone
 
@@ -60,8 +60,23 @@ class PostService:
     def policy(self) -> ApprovalPolicy:
         return self._policy
 
-    def validate(self, draft: Draft, *, wants_time: bool, tz_name: str) -> dict[DraftField, str]:
-        return validate_draft(draft, now=self._clock.now(), tz=zone(tz_name), wants_time=wants_time)
+    def validate(
+        self,
+        draft: Draft,
+        *,
+        wants_time: bool,
+        tz_name: str,
+        wants_queue: bool = False,
+        url_problems: tuple[str, ...] = (),
+    ) -> dict[DraftField, str]:
+        return validate_draft(
+            draft,
+            now=self._clock.now(),
+            tz=zone(tz_name),
+            wants_time=wants_time,
+            wants_queue=wants_queue,
+            url_problems=url_problems,
+        )
 
     def create(self, *, team_id: str, author_id: str, author_tz: str, draft: Draft) -> int:
         """Store a valid draft as pending approval and owe the approval request to the channel."""
@@ -82,6 +97,8 @@ class PostService:
                 requested_time=draft.publish_at,
                 required_approvals=self._policy.required_approvals,
                 now=now,
+                media=[media_to_json(m) for m in draft.media],
+                queue=queue_to_json(draft.queue) if draft.queue else None,
             )
             assert post.id is not None
             owe(session, post_id=post.id, kind=Kind.APPROVAL_REQUEST, payload={}, now=now)

@@ -7,12 +7,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlmodel import Session
 
 from bot.db import repo
 from bot.db.tables import Post
-from bot.domain.model import PostStatus
+from bot.domain.model import MediaItem, PostStatus, Queue
 from bot.domain.networks import Network
 
 
@@ -60,6 +61,44 @@ class PostSnapshot:
     approval_channel_id: str
     message_ts: str | None
     permalink: str | None
+    media: tuple[MediaItem, ...] = ()
+    queue: Queue | None = None
+
+
+def media_to_json(item: MediaItem) -> dict[str, Any]:
+    return {
+        "name": item.name,
+        "mime_type": item.mime_type,
+        "size": item.size,
+        "slack_file_id": item.slack_file_id,
+        "url": item.url,
+    }
+
+
+def media_from_json(raw: list[dict[str, Any]] | None) -> tuple[MediaItem, ...]:
+    items = []
+    for entry in raw or []:
+        size = entry.get("size")
+        items.append(
+            MediaItem(
+                name=str(entry.get("name", "")),
+                mime_type=str(entry.get("mime_type", "application/octet-stream")),
+                size=size if isinstance(size, int) else None,
+                slack_file_id=entry.get("slack_file_id") or None,
+                url=entry.get("url") or None,
+            )
+        )
+    return tuple(items)
+
+
+def queue_to_json(queue: Queue) -> dict[str, Any]:
+    return {"provider": queue.provider, "queue_id": queue.queue_id, "name": queue.name}
+
+
+def queue_from_json(raw: dict[str, Any] | None) -> Queue | None:
+    if not raw or not raw.get("provider") or not raw.get("queue_id"):
+        return None
+    return Queue(provider=str(raw["provider"]), queue_id=str(raw["queue_id"]), name=str(raw.get("name", "")))
 
 
 def target_views(raw: list[dict[str, object]]) -> tuple[TargetView, ...]:
@@ -121,4 +160,6 @@ def load_snapshot(session: Session, post: Post) -> PostSnapshot:
         approval_channel_id=post.approval_channel_id,
         message_ts=post.message_ts,
         permalink=post.permalink,
+        media=media_from_json(version.media),
+        queue=queue_from_json(version.queue),
     )

@@ -22,11 +22,15 @@ class ViewId(StrEnum):
 class Action(StrEnum):
     APPROVE = "postgate_approve"
     REJECT = "postgate_reject"
+    CANCEL = "postgate_cancel"
     # Inputs inside the compose modal (their values arrive with the submission, not as actions).
     TEXT = "postgate_text"
     TARGETS = "postgate_targets"
     WHEN = "postgate_when"
     PUBLISH_AT = "postgate_publish_at"
+    QUEUE = "postgate_queue"
+    MEDIA_FILES = "postgate_media_files"
+    MEDIA_URLS = "postgate_media_urls"
     REJECT_REASON = "postgate_reject_reason_input"
 
 
@@ -35,6 +39,9 @@ class Block(StrEnum):
     TARGETS = "targets"
     WHEN = "when"
     PUBLISH_AT = "publish_at"
+    QUEUE = "queue"
+    MEDIA_FILES = "media_files"
+    MEDIA_URLS = "media_urls"
     REJECT_REASON = "reject_reason"
     DECISION_ACTIONS = "decision_actions"
 
@@ -42,3 +49,4 @@ class Block(StrEnum):
 class WhenChoice(StrEnum):
     ON_APPROVAL = "on_approval"
     AT_TIME = "at_time"
+    QUEUE = "queue"

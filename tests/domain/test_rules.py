@@ -5,7 +5,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.domain.model import Account, Draft
+from bot.domain.model import Account, Draft, MediaItem
 from bot.domain.networks import Network
 from bot.domain.rules import DraftField, validate_draft
 
@@ -17,10 +17,17 @@ def account(network: Network) -> Account:
     return Account(provider="publora", account_id=f"{network.value}-1", network=network, name="Acme")
 
 
+PHOTO = MediaItem(name="photo.png", mime_type="image/png", size=200_000, slack_file_id="F1")
+
+
 def check(
-    text: str, *networks: Network, at: datetime | None = None, wants_time: bool = False
+    text: str,
+    *networks: Network,
+    at: datetime | None = None,
+    wants_time: bool = False,
+    media: tuple[MediaItem, ...] = (),
 ) -> dict[DraftField, str]:
-    draft = Draft(text=text, targets=tuple(account(n) for n in networks), publish_at=at)
+    draft = Draft(text=text, targets=tuple(account(n) for n in networks), publish_at=at, media=media)
     return validate_draft(draft, now=NOW, tz=BERLIN, wants_time=wants_time)
 
 
@@ -47,8 +54,9 @@ def test_no_target_is_refused_on_the_targets_field() -> None:
     ],
 )
 def test_each_network_limit_is_enforced_at_its_boundary(network: Network, limit: int) -> None:
-    assert check("a" * limit, network) == {}
-    message = check("a" * (limit + 1), network)[DraftField.TEXT]
+    media = (PHOTO,) if network is Network.INSTAGRAM else ()  # Instagram needs media
+    assert check("a" * limit, network, media=media) == {}
+    message = check("a" * (limit + 1), network, media=media)[DraftField.TEXT]
     if limit == 3000:  # also the modal's own cap, which speaks first
         assert "the most is 3,000" in message
     else:

@@ -20,7 +20,13 @@ def handle_compose_submission(
     team_id = (body.get("team") or {}).get("id") or body["user"].get("team_id", "")
     form = parse_compose(view)
     tz_name = services.users.cached_timezone(user_id) or "UTC"
-    errors = services.posts.validate(form.draft, wants_time=form.wants_time, tz_name=tz_name)
+    errors = services.posts.validate(
+        form.draft,
+        wants_time=form.wants_time,
+        tz_name=tz_name,
+        wants_queue=form.wants_queue,
+        url_problems=form.url_problems,
+    )
     if errors:
         ack(
             response_action="errors",

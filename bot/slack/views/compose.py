@@ -20,10 +20,13 @@ from slack_sdk.models.blocks import (
     RadioButtonsElement,
     SectionBlock,
     StaticMultiSelectElement,
+    StaticSelectElement,
 )
+from slack_sdk.models.blocks.block_elements import FileInputElement
 from slack_sdk.models.views import View
 
-from bot.domain.model import Account
+from bot.domain import media
+from bot.domain.model import Account, Queue
 from bot.domain.rules import MAX_TEXT_LENGTH
 from bot.slack.ids import Action, ViewId, WhenChoice
 from bot.slack.ids import Block as BlockId
@@ -38,6 +41,7 @@ class ProviderAccounts:
     display_name: str
     accounts: tuple[Account, ...] = ()
     failure: str | None = None
+    queues: tuple[Queue, ...] = ()
 
 
 def encode_account(account: Account) -> str:
@@ -49,11 +53,19 @@ def account_option(account: Account) -> Option:
     return Option(text=truncate(label, 75), value=encode_account(account))
 
 
-def _when_options() -> list[Option]:
-    return [
+def encode_queue(queue: Queue) -> str:
+    return "|".join((queue.provider, queue.queue_id))
+
+
+def _when_options(queue_providers: Sequence[str] = ()) -> list[Option]:
+    options = [
         Option(text="As soon as approved", value=WhenChoice.ON_APPROVAL),
         Option(text="At a date and time", value=WhenChoice.AT_TIME),
     ]
+    if queue_providers:
+        names = " or ".join(queue_providers)
+        options.append(Option(text=truncate(f"Add to a {names} queue", 75), value=WhenChoice.QUEUE))
+    return options
 
 
 def default_publish_time(now: datetime, tz: ZoneInfo) -> datetime:
@@ -86,12 +98,15 @@ def build_compose_modal(
         )
     ]
     blocks.extend(_targets_blocks(providers))
+    blocks.extend(_media_blocks())
+    with_queues = [p for p in providers or () if p.queues]
+    when_options = _when_options([p.display_name for p in with_queues])
     blocks.append(
         InputBlock(
             block_id=BlockId.WHEN,
             label="When to publish",
             element=RadioButtonsElement(
-                action_id=Action.WHEN, options=_when_options(), initial_option=_when_options()[0]
+                action_id=Action.WHEN, options=when_options, initial_option=when_options[0]
             ),
         )
     )
@@ -106,6 +121,8 @@ def build_compose_modal(
             hint=f"Used when “At a date and time” is chosen. Your Slack time zone: {tz.key}.",
         )
     )
+    if with_queues:
+        blocks.append(_queue_block(with_queues))
     metadata = json.dumps({"origin_channel": origin_channel, "tz": tz.key}, separators=(",", ":"))
     return View(
         type="modal",
@@ -115,6 +132,53 @@ def build_compose_modal(
         close="Cancel",
         blocks=blocks,
         private_metadata=metadata,
+    )
+
+
+def _media_blocks() -> list[Block]:
+    types = ", ".join(media.ACCEPTED_TYPES.values())
+    return [
+        InputBlock(
+            block_id=BlockId.MEDIA_FILES,
+            label="Images or a video",
+            optional=True,
+            element=FileInputElement(
+                action_id=Action.MEDIA_FILES, filetypes=list(media.FILE_EXTENSIONS), max_files=media.MAX_FILES
+            ),
+            hint=f"{types}; up to 10 MB each. Instagram and TikTok need media; YouTube needs a video.",
+        ),
+        InputBlock(
+            block_id=BlockId.MEDIA_URLS,
+            label="…or links to media",
+            optional=True,
+            element=PlainTextInputElement(
+                action_id=Action.MEDIA_URLS,
+                multiline=True,
+                max_length=3000,
+                placeholder="https://example.com/launch.mp4 (one per line)",
+            ),
+            hint="Public https links the provider downloads itself, one per line.",
+        ),
+    ]
+
+
+def _queue_block(providers: Sequence[ProviderAccounts]) -> Block:
+    groups = [
+        OptionGroup(
+            label=truncate(p.display_name, 75),
+            options=[
+                Option(text=truncate(q.name + (" (paused)" if q.paused else ""), 75), value=encode_queue(q))
+                for q in p.queues[:100]
+            ],
+        )
+        for p in providers
+    ]
+    return InputBlock(
+        block_id=BlockId.QUEUE,
+        label="Queue",
+        optional=True,
+        element=StaticSelectElement(action_id=Action.QUEUE, placeholder="Pick a queue", option_groups=groups),
+        hint="Used when “Add to a queue” is chosen: the provider picks the queue's next free slot.",
     )
 
 

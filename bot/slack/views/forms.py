@@ -9,7 +9,8 @@ from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from bot.domain.model import Account, Draft
+from bot.domain import media
+from bot.domain.model import Account, Draft, MediaItem, Queue
 from bot.domain.networks import Network
 from bot.domain.rules import DraftField
 from bot.slack.ids import Action, Block, WhenChoice
@@ -19,6 +20,9 @@ _ERROR_BLOCKS = {
     DraftField.TARGETS: Block.TARGETS,
     DraftField.WHEN: Block.WHEN,
     DraftField.PUBLISH_AT: Block.PUBLISH_AT,
+    DraftField.QUEUE: Block.QUEUE,
+    DraftField.MEDIA: Block.MEDIA_FILES,
+    DraftField.MEDIA_URLS: Block.MEDIA_URLS,
 }
 
 
@@ -28,6 +32,8 @@ class ComposeInput:
     wants_time: bool
     has_targets_input: bool
     origin_channel: str | None
+    wants_queue: bool = False
+    url_problems: tuple[str, ...] = ()
 
 
 def _value(values: Mapping[str, Any], block: str, action: str) -> Mapping[str, Any]:
@@ -58,18 +64,58 @@ def parse_compose(view: Mapping[str, Any]) -> ComposeInput:
     when = (_value(values, Block.WHEN, Action.WHEN).get("selected_option") or {}).get("value")
     raw_time = _value(values, Block.PUBLISH_AT, Action.PUBLISH_AT).get("selected_date_time")
     wants_time = when == WhenChoice.AT_TIME
+    wants_queue = when == WhenChoice.QUEUE
     publish_at = None
     if wants_time and isinstance(raw_time, int | float):
         publish_at = datetime.fromtimestamp(int(raw_time), UTC)
+    files = [_file_item(f) for f in _value(values, Block.MEDIA_FILES, Action.MEDIA_FILES).get("files") or []]
+    urls, url_problems = media.parse_media_urls(
+        str(_value(values, Block.MEDIA_URLS, Action.MEDIA_URLS).get("value") or "")
+    )
+    queue = _queue(_value(values, Block.QUEUE, Action.QUEUE).get("selected_option")) if wants_queue else None
     metadata = _metadata(view)
+    draft = Draft(
+        text=str(text),
+        targets=tuple(dict.fromkeys(targets)),
+        publish_at=publish_at,
+        media=tuple(f for f in files if f is not None) + tuple(urls),
+        queue=queue,
+    )
     return ComposeInput(
-        draft=Draft(text=str(text), targets=tuple(dict.fromkeys(targets)), publish_at=publish_at),
+        draft=draft,
+        wants_queue=wants_queue,
+        url_problems=tuple(url_problems),
         wants_time=wants_time,
         has_targets_input=Block.TARGETS in values,
         origin_channel=metadata.get("origin_channel")
         if isinstance(metadata.get("origin_channel"), str)
         else None,
     )
+
+
+def _file_item(raw: Any) -> MediaItem | None:
+    """A file the author attached, as Slack described it in the submission (downloaded only at publishing)."""
+    if not isinstance(raw, Mapping) or not isinstance(raw.get("id"), str):
+        return None
+    name = str(raw.get("name") or raw.get("title") or raw["id"])
+    size = raw.get("size")
+    mime = raw.get("mimetype")
+    return MediaItem(
+        name=name,
+        mime_type=mime if isinstance(mime, str) and mime else media.guess_type(name),
+        size=size if isinstance(size, int) else None,
+        slack_file_id=raw["id"],
+    )
+
+
+def _queue(option: Any) -> Queue | None:
+    if not isinstance(option, Mapping):
+        return None
+    provider, _, queue_id = str(option.get("value", "")).partition("|")
+    if not provider or not queue_id:
+        return None
+    label = str((option.get("text") or {}).get("text", queue_id))
+    return Queue(provider=provider, queue_id=queue_id, name=label.removesuffix(" (paused)"))
 
 
 def errors_for_slack(errors: Mapping[DraftField, str], *, has_targets_input: bool) -> dict[str, str]:
