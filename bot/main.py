@@ -33,8 +33,10 @@ from bot.providers.base import Provider
 from bot.providers.registry import build_providers
 from bot.scheduler.dispatcher import Dispatcher, DispatchTuning
 from bot.scheduler.runner import SchedulerRunner
+from bot.services.cancel import CancelService
 from bot.services.container import Services
 from bot.services.directory import AccountDirectory, UserDirectory
+from bot.services.media import SlackMedia
 from bot.services.outbox import SlackOutbox
 from bot.services.posts import PostService
 from bot.settings import Settings
@@ -100,12 +102,15 @@ def build(
     users = UserDirectory(interactive)
     outbox = SlackOutbox(db=db, client=background, clock=clock, owner=owner)
     runner_ref: dict[str, SchedulerRunner] = {}
+    token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else ""
+    media = SlackMedia(client=background, token=token)
     dispatcher = Dispatcher(
         db=db,
         providers=providers,
         accounts=accounts,
         clock=clock,
         owner=owner,
+        media=media,
         tuning=DispatchTuning(follow_poll=_seconds(settings.follow_poll_seconds)),
         on_outbox=lambda: runner_ref["runner"].wake_outbox(),
     )
@@ -124,7 +129,8 @@ def build(
     posts = PostService(
         db=db, clock=clock, policy=policy, approval_channel=settings.approval_channel, waker=runner
     )
-    services = Services(posts=posts, accounts=accounts, users=users, clock=clock)
+    cancels = CancelService(db=db, clock=clock, policy=policy, providers=providers, waker=runner)
+    services = Services(posts=posts, cancels=cancels, accounts=accounts, users=users, clock=clock)
     signing_secret = (
         settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else None
     )

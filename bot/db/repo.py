@@ -184,7 +184,12 @@ def claim_due_posts(
         select(Post.id)
         .where(
             or_(
-                and_(col(Post.status) == PostStatus.APPROVED, col(Post.next_action_at) <= now),
+                and_(
+                    col(Post.status) == PostStatus.APPROVED,
+                    col(Post.next_action_at) <= now,
+                    # A cancel in progress holds the lease of an approved post.
+                    or_(col(Post.lease_owner).is_(None), col(Post.lease_expires_at) < now),
+                ),
                 and_(col(Post.status) == PostStatus.PUBLISHING, col(Post.lease_expires_at) < now),
             )
         )
@@ -233,6 +238,32 @@ def claim_follow_ups(
     )
     rows = session.execute(statement, execution_options={"synchronize_session": False}).all()
     return [Claim(post_id=row[0], claims=row[1], owner=owner) for row in rows]
+
+
+def take_lease(
+    session: Session,
+    *,
+    post_id: int,
+    team_id: str,
+    statuses: Sequence[PostStatus],
+    owner: str,
+    now: datetime,
+    lease: timedelta,
+) -> Claim | None:
+    """Lease one post outside the dispatcher (to cancel it), if it is in `statuses` and nobody holds it."""
+    statement = (
+        update(Post)
+        .where(
+            col(Post.id) == post_id,
+            col(Post.team_id) == team_id,
+            col(Post.status).in_(list(statuses)),
+            or_(col(Post.lease_owner).is_(None), col(Post.lease_expires_at) < now),
+        )
+        .values(lease_owner=owner, lease_expires_at=now + lease, claims=Post.claims + 1, updated_at=now)
+        .returning(col(Post.id), col(Post.claims))
+    )
+    row = session.execute(statement, execution_options={"synchronize_session": False}).first()
+    return Claim(post_id=row[0], claims=row[1], owner=owner) if row else None
 
 
 def fenced_post(session: Session, claim: Claim) -> Post | None:

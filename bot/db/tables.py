@@ -107,6 +107,8 @@ class PublishAttempt(SQLModel, table=True):
     created_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
     submitted_at: datetime | None = _utc_field()
     finished_at: datetime | None = _utc_field()
+    #: When the latest try was sent: a provider without idempotency is asked what it received since.
+    last_try_at: datetime | None = _utc_field()
 
 
 class AccountResult(SQLModel, table=True):

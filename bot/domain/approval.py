@@ -42,6 +42,8 @@ TRANSITIONS: dict[tuple[PostStatus, Event], PostStatus] = {
     (S.SUBMITTED, Event.PARTIALLY_PUBLISHED): S.PARTIALLY_PUBLISHED,
     (S.SUBMITTED, Event.FAILED): S.FAILED,
     (S.SUBMITTED, Event.OUTCOME_UNKNOWN): S.NEEDS_ATTENTION,
+    # Withdrawn from the provider before it went out.
+    (S.SUBMITTED, Event.CANCELLED): S.CANCELLED,
 }
 
 _REFUSALS = {

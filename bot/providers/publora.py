@@ -97,6 +97,12 @@ _PUBLISH_ADVICE = {
 
 _PLATFORM_NAMES = {network.value: network.display_name for network in Network}
 
+# Postgate checks media-required networks before approval; should Publora still refuse, say what to do.
+_MEDIA_ADVICE = {
+    "MEDIA_REQUIRED": "Attach an image or video (YouTube: a video) to post there.",
+    "VIDEO_REQUIRED": "Attach a video to post there.",
+}
+
 
 @dataclass(frozen=True)
 class _Connection:
@@ -320,7 +326,12 @@ class PubloraProvider(HttpProvider):
         answer = self.request(
             "POST",
             "/get-upload-url",
-            json={"fileName": media.name, "contentType": media.mime_type, "type": kind, "postGroupId": group_id},
+            json={
+                "fileName": media.name,
+                "contentType": media.mime_type,
+                "type": kind,
+                "postGroupId": group_id,
+            },
             retry_safe=False,
         )
         upload_url = _text(answer.get("uploadUrl")) if isinstance(answer, Mapping) else None
@@ -375,7 +386,9 @@ class PubloraProvider(HttpProvider):
             if attempt >= self._retry.attempts:
                 raise failure
             delay = self._retry.delay(attempt)
-            log.warning("Publora upload of %s failed (%s); retrying in %.1fs", media.name, failure.message, delay)
+            log.warning(
+                "Publora upload of %s failed (%s); retrying in %.1fs", media.name, failure.message, delay
+            )
             self._sleep(delay)
 
     def _schedule_draft(self, group_id: str, request: SubmitRequest) -> Mapping[str, Any]:
@@ -486,7 +499,7 @@ class PubloraProvider(HttpProvider):
 
     # -- cancel -----------------------------------------------------------------------------------
 
-    def cancel(self, external_id: str, request: SubmitRequest) -> None:  # noqa: ARG002 - the group id is enough
+    def cancel(self, external_id: str, request: SubmitRequest) -> None:
         # Re-read first: near the scheduled time Publora may already be publishing, and deleting then
         # does not stop the in-flight work (§7).
         try:
@@ -496,34 +509,68 @@ class PubloraProvider(HttpProvider):
                 log.info("Publora post group %s is already gone; nothing to cancel", external_id)
                 return
             raise
+        too_late = self._too_late(group)
+        if too_late is not None:
+            raise too_late
+        # §7 suggests `update-post {status: "draft"}` to pause, and that alone would leave a draft anyone
+        # could schedule again from the dashboard; a cancelled post is final in Postgate, so it is
+        # deleted. The pause still comes first: it is the one call that refuses (409) once publishing
+        # has started, whereas a delete then succeeds and the post goes out anyway. Once paused, the
+        # scheduler can no longer pick the group between our re-read and the delete.
+        try:
+            self.request(
+                "PUT",
+                f"/update-post/{_segment(external_id)}",
+                json={"status": "draft"},
+                headers={"Idempotency-Key": f"{request.idempotency_key}:cancel"},
+                retry_safe=True,
+            )
+        except ProviderRejected as error:
+            if error.status == 404:
+                return
+            if error.code == "POST_PUBLISH_IN_PROGRESS":
+                raise _publishing_started(self.display_name) from None
+            if error.code == "POST_NOT_EDITABLE":
+                # It finished between our read and the pause; read again to say how.
+                refusal = self._too_late(self._get_group(external_id))
+                raise refusal or _publishing_started(self.display_name) from None
+            raise
+        try:
+            self.request("DELETE", f"/delete-post/{_segment(external_id)}")
+        except ProviderError as error:
+            if error.status == 404:
+                return  # a retried delete whose first attempt went through
+            # The group is a paused draft now and cannot publish: the cancel itself holds.
+            log.warning(
+                "Publora post group %s was paused but not deleted (%s); it stays as a draft in Publora",
+                external_id,
+                error.message,
+            )
+
+    def _too_late(self, group: Mapping[str, Any]) -> ProviderTooLate | None:
+        """The refusal a cancel of `group` deserves, or None while Publora has not started on it."""
         status = (_text(group.get("status")) or "").lower()
-        target_statuses = {
+        targets = {
             (_text(post.get("status")) or "").lower()
             for post in _list(group.get("posts"))
             if isinstance(post, Mapping)
         }
-        if status in ("published", "partially_published"):
-            raise ProviderRejected(
+        if status in ("published", "partially_published") or "published" in targets:
+            return ProviderTooLate(
                 self.display_name,
                 "the post is already live; deleting it in Publora would only remove Publora's records, "
                 "not the published post",
+                live=True,
             )
         if status == "failed":
-            raise ProviderRejected(
-                self.display_name, "publishing already finished and failed; nothing is left to cancel"
+            return ProviderTooLate(
+                self.display_name,
+                "publishing already finished and failed; nothing is left to cancel",
+                live=False,
             )
-        if status not in _GROUP_NOT_STARTED or target_statuses & (
-            _TARGET_IN_FLIGHT | {"published", "failed"}
-        ):
-            raise _publishing_started(self.display_name)
-        try:
-            self.request("DELETE", f"/delete-post/{_segment(external_id)}")
-        except ProviderRejected as error:
-            if error.status == 404:
-                return  # a retried delete whose first attempt went through
-            if error.code == "POST_PUBLISH_IN_PROGRESS":
-                raise _publishing_started(self.display_name) from None
-            raise
+        if status not in _GROUP_NOT_STARTED or targets & (_TARGET_IN_FLIGHT | {"failed"}):
+            return _publishing_started(self.display_name)
+        return None
 
     # -- errors -----------------------------------------------------------------------------------
 
@@ -534,8 +581,12 @@ class PubloraProvider(HttpProvider):
     def classify_error(self, status: int, code: str | None) -> type[ProviderError] | None:
         if status == 401 or code == "INVALID_USER_ID":
             return ProviderAuthError
-        if status == 409 and code in ("IDEMPOTENCY_IN_FLIGHT", "POST_GROUP_VERSION_CONFLICT"):
-            # The same request may go again once the other one settles (§9 retry guidance).
+        if status == 409 and code in (
+            "IDEMPOTENCY_IN_FLIGHT",
+            "POST_GROUP_VERSION_CONFLICT",
+            "MEDIA_FILE_RACE",
+        ):
+            # The same request may go again once the other one settles (§9 retry guidance, §5a).
             return ProviderUnavailable
         return None
 
@@ -731,12 +782,138 @@ def _telegram_channel(account: Account | None) -> str | None:
     return None
 
 
-def _publishing_started(provider: str) -> ProviderRejected:
-    return ProviderRejected(
+def _publishing_started(provider: str) -> ProviderTooLate:
+    return ProviderTooLate(
         provider,
         "publishing already started, so the post can no longer be cancelled; "
         "it may still go out — check the accounts",
+        live=False,
         code="POST_PUBLISH_IN_PROGRESS",
+    )
+
+
+# -- media ------------------------------------------------------------------------------------------
+
+
+def _check_media(provider: str, media: Sequence[MediaFile]) -> None:
+    """Refuse, before anything is created, media Publora cannot take at all."""
+    for item in media:
+        if item.kind not in _UPLOAD_TYPES:
+            raise ProviderRejected(
+                provider,
+                f"Publora could not take the file {item.name}: it takes images, videos and PDF documents, "
+                f"not {item.mime_type}",
+            )
+    urls = [item for item in media if item.path is None and item.url]
+    if len(urls) > MAX_MEDIA_URLS:
+        raise ProviderRejected(
+            provider,
+            f"Publora imports at most {MAX_MEDIA_URLS} media links per post; this post has {len(urls)}",
+        )
+
+
+def _take_entry(entries: list[Mapping[str, Any]], name: str) -> Mapping[str, Any] | None:
+    """Remove and return the first media row for the file `name` (one row per file, even for two files
+    of the same name). Publora sanitises `fileName` (§5a), so the name as sent is `sourceFileName`; both
+    are compared in case a server keeps it in `fileName`.
+    """
+    for index, entry in enumerate(entries):
+        if name in (_text(entry.get("sourceFileName")), _text(entry.get("fileName"))):
+            return entries.pop(index)
+    return None
+
+
+def _media_word(media: MediaFile) -> str:
+    return _MEDIA_WORDS.get(media.kind, "image")
+
+
+def _media_status(answer: Any) -> str:
+    media_file = answer.get("mediaFile") if isinstance(answer, Mapping) else None
+    status = _text(media_file.get("status")) if isinstance(media_file, Mapping) else None
+    return (status or "unknown").lower()
+
+
+def _storage_error(response: httpx.Response) -> str:
+    """`: <Code>` from an S3-style XML error body, or nothing."""
+    match = re.search(r"<Code>([A-Za-z]{1,64})</Code>", response.text[:2000])
+    return f": {match[1]}" if match else ""
+
+
+# -- webhooks ---------------------------------------------------------------------------------------
+
+# Events whose `data` carries one target's final outcome (§8); Publora sends one per target.
+_OUTCOME_EVENTS = {"post.published": AccountOutcome.PUBLISHED, "post.failed": AccountOutcome.FAILED}
+
+
+@dataclass(frozen=True)
+class PubloraWebhookEvent:
+    """One webhook delivery, read (§8).
+
+    `outcome` is set for post.published and post.failed only; other events (post.scheduled,
+    post.demoted, token.expiring, anything added later) come back with `outcome` None so the caller can
+    log and ignore them. `account_id` is the `platforms[]` id ("twitter-123") when the event names both
+    platform and platformId; post.failed names only the platform (§8), so `network` is there to match
+    it against the group's targets. Webhooks are one attempt without retries: polling stays the backstop.
+    """
+
+    event: str
+    post_group_id: str | None
+    account_id: str | None = None
+    outcome: AccountOutcome | None = None
+    url: str | None = None
+    error: str | None = None
+    network: Network | None = None
+
+
+def verify_webhook_signature(secret: str, raw_body: bytes, signature: str | None) -> bool:
+    """Whether `signature` (the X-Publora-Signature header) is the HMAC-SHA256 of `raw_body` under `secret`.
+
+    Computed over the exact bytes received, never over re-serialised JSON (§8). The contract documents
+    plain hex; upper-case hex and a "sha256=" prefix are accepted too, as other senders write it so.
+    """
+    if not secret or not signature:
+        return False
+    candidate = signature.strip()
+    if candidate[:7].lower() == "sha256=":
+        candidate = candidate[7:].strip()
+    expected = hmac.new(secret.encode(), raw_body, hashlib.sha256).hexdigest()
+    # Bytes, so a non-ASCII header cannot make compare_digest raise; the comparison is constant-time.
+    return hmac.compare_digest(expected.encode(), candidate.lower().encode())
+
+
+def parse_webhook(raw_body: bytes) -> PubloraWebhookEvent | None:
+    """The event in a webhook body, or None when the body is not a Publora envelope. Never raises."""
+    try:
+        envelope = json.loads(raw_body)
+    except (ValueError, TypeError, RecursionError):
+        return None
+    if not isinstance(envelope, Mapping):
+        return None
+    event = _text(envelope.get("event"))
+    data = envelope.get("data")
+    if event is None or not isinstance(data, Mapping):
+        return None
+    platform = (_text(data.get("platform")) or "").lower()
+    raw_id = _text(data.get("platformId"))
+    account_id = None
+    if platform and raw_id:
+        # The documented example carries the raw id (as get-post rows do); whether every event does is
+        # UNCONFIRMED (token.expiring is not sent yet), so an already prefixed id is kept as it is.
+        account_id = raw_id if raw_id.startswith(f"{platform}-") else f"{platform}-{raw_id}"
+    outcome = _OUTCOME_EVENTS.get(event)
+    url = error = None
+    if outcome is AccountOutcome.PUBLISHED:
+        url = _post_url(platform, data, None)
+    elif outcome is AccountOutcome.FAILED:
+        error = failure_text(*_post_error(data))
+    return PubloraWebhookEvent(
+        event=event,
+        post_group_id=_text(data.get("postGroupId")),
+        account_id=account_id,
+        outcome=outcome,
+        url=url,
+        error=error,
+        network=Network.parse(platform) if platform else None,
     )
 
 
@@ -803,9 +980,11 @@ def _validation_text(item: Any) -> str | None:
         return None
     platform = _text(item.get("platform"))
     where = _PLATFORM_NAMES.get(platform.lower(), platform) if platform else None
+    text = _sentence(message)
     if where and where.lower() not in message.lower():
-        return f"{where}: {_sentence(message)}"
-    return _sentence(message)
+        text = f"{where}: {text}"
+    advice = _MEDIA_ADVICE.get(_text(item.get("code")) or "")
+    return f"{text} {advice}" if advice else text
 
 
 def _limit_details(body: Mapping[str, Any]) -> str:

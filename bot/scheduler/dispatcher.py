@@ -14,7 +14,7 @@ from collections import defaultdict
 from collections.abc import Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -26,13 +26,14 @@ from bot.db.engine import Database
 from bot.db.repo import SYSTEM_ACTOR, Claim
 from bot.db.tables import Post, PublishAttempt
 from bot.domain.approval import Event, next_status
-from bot.domain.model import Account, AccountOutcome, PostStatus
+from bot.domain.model import Account, AccountOutcome, MediaItem, PostStatus, SubmissionReceipt
 from bot.domain.networks import Network
-from bot.errors import ProviderError, ProviderOutcomeUnknown
-from bot.providers.base import Provider, SubmitRequest
+from bot.errors import ProviderBudgetExhausted, ProviderError, ProviderOutcomeUnknown, ProviderRateLimited
+from bot.providers.base import MediaFile, Provider, SubmitRequest
 from bot.services.directory import AccountDirectory
+from bot.services.media import MediaSource, MediaUnavailable
 from bot.services.outbox import Kind, owe, owe_state_change, owe_thread_reply
-from bot.services.snapshot import PostSnapshot, load_snapshot
+from bot.services.snapshot import PostSnapshot, load_snapshot, media_from_json
 from bot.slack.views import approval as messages
 
 log = logging.getLogger(__name__)
@@ -66,10 +67,12 @@ class Dispatcher:
         accounts: AccountDirectory,
         clock: Clock,
         owner: str,
+        media: MediaSource,
         tuning: DispatchTuning | None = None,
         on_outbox: Any = None,
     ) -> None:
         self._db = db
+        self._media = media
         self._providers = providers
         self._accounts = accounts
         self._clock = clock
@@ -131,64 +134,127 @@ class Dispatcher:
                     ),
                     now=now,
                 )
-            text = version.text
-            targets = version.targets
+            content = _Content(version.text, version.targets, media_from_json(version.media), version.queue)
             pending = [a for a in attempts if a.status == "in_flight"]
-        unknown_reasons: list[str] = []
-        for attempt in pending:
-            provider = self._providers.get(attempt.provider)
-            if provider is None:
-                self._record_failure(
-                    claim, attempt, f"{attempt.provider} is no longer configured in Postgate."
-                )
-                continue
-            if attempt.maybe_received and not provider.idempotent_submit:
-                unknown_reasons.append(
-                    f"Postgate stopped while handing it to {provider.display_name}, "
-                    "which cannot tell duplicates apart."
-                )
-                continue
-            if not self._mark_sending(claim, attempt):
-                return  # lease lost
-            request = self._request_for(attempt, text, targets, now=self._clock.now())
+        outcome = _SubmitOutcome()
+        if pending:
             try:
-                receipt = provider.submit(request)
+                with self._media.fetched(content.media) as files:
+                    for attempt in pending:
+                        if not self._submit_attempt(claim, attempt, content, files, outcome):
+                            return  # lease lost
+            except MediaUnavailable as error:
+                self._media_failed(claim, pending, error)
+        self._settle_submission(claim, outcome)
+
+    def _submit_attempt(
+        self,
+        claim: Claim,
+        attempt: PublishAttempt,
+        content: _Content,
+        files: tuple[MediaFile, ...],
+        outcome: _SubmitOutcome,
+    ) -> bool:
+        """Send one provider's submission (or find the one an earlier try made). False: the lease is lost."""
+        provider = self._providers.get(attempt.provider)
+        if provider is None:
+            self._record_failure(claim, attempt, f"{attempt.provider} is no longer configured in Postgate.")
+            return True
+        request = self._request_for(attempt, content, now=self._clock.now(), media=files)
+        if attempt.maybe_received and not provider.idempotent_submit:
+            # An earlier try may have arrived; without idempotency only the provider's records can say.
+            try:
+                found = provider.find_submission(request, sent_at=attempt.last_try_at or attempt.created_at)
             except ProviderOutcomeUnknown as error:
-                self._record_retry(claim, attempt, error, maybe_received=True)
-                if not provider.idempotent_submit:
-                    unknown_reasons.append(f"{provider.display_name} may have received it: {error.message}")
+                outcome.unknown.append(
+                    f"{provider.display_name} may have received an earlier try, and Postgate cannot tell "
+                    f"whether it did ({error.message})."
+                )
+                return True
             except ProviderError as error:
-                if error.code == "SCHEDULED_TIME_IN_PAST" and attempt.tries > 1:
-                    # Had the provider stored an earlier try it would have replayed that answer; it did
-                    # not, so a fresh key and time cannot create a duplicate.
-                    self._rotate_key(claim, attempt, error)
-                elif error.retryable:
-                    self._record_retry(claim, attempt, error, maybe_received=False)
-                else:
-                    self._record_failure(
-                        claim, attempt, f"{provider.display_name} refused it: {error.message}"
+                if not error.retryable:
+                    outcome.unknown.append(
+                        f"{provider.display_name} may have received an earlier try, and checking failed: "
+                        f"{error.message}"
                     )
+                    return True
+                outcome.wait(error)
+                self._record_retry(claim, attempt, error, maybe_received=True)
+                return True
+            if found is not None:
+                return self._accept(claim, attempt, provider, found, content, reconciled=True)
+            log.info(
+                "post %s: %s has no trace of the earlier try; sending again", claim.post_id, provider.name
+            )
+        if not self._mark_sending(claim, attempt):
+            return False
+        try:
+            receipt = provider.submit(request)
+        except ProviderOutcomeUnknown as error:
+            # Kept as "may have been received": an idempotent provider gets the same key again, and
+            # any other provider is asked what it has before anything is sent again.
+            self._record_retry(claim, attempt, error, maybe_received=True)
+        except ProviderError as error:
+            if error.code == "SCHEDULED_TIME_IN_PAST" and attempt.tries > 1:
+                # Had the provider stored an earlier try it would have replayed that answer; it did
+                # not, so a fresh key and time cannot create a duplicate.
+                self._rotate_key(claim, attempt, error)
+            elif error.retryable:
+                outcome.wait(error)
+                self._record_retry(claim, attempt, error, maybe_received=False)
+            else:
+                self._record_failure(claim, attempt, f"{provider.display_name} refused it: {error.message}")
+        else:
+            return self._accept(claim, attempt, provider, receipt, content, reconciled=False)
+        return True
+
+    def _accept(
+        self,
+        claim: Claim,
+        attempt: PublishAttempt,
+        provider: Provider,
+        receipt: SubmissionReceipt,
+        content: _Content,
+        *,
+        reconciled: bool,
+    ) -> bool:
+        now = self._clock.now()
+        with self._fenced_attempt(claim, attempt) as fenced:
+            if fenced is None:
+                return False
+            session, row = fenced
+            row.status = "accepted"
+            row.maybe_received = True
+            row.external_id = receipt.external_id
+            row.submitted_at = now
+            row.error = None
+            session.add(row)
+            if content.queue is not None and receipt.effective_time is not None:
+                # The queue chose the time; the message and the follow-up polls go by it.
+                post = session.get(Post, claim.post_id)
+                assert post is not None
+                post.publish_at = receipt.effective_time
+                session.add(post)
+            repo.record_audit(
+                session,
+                post_id=claim.post_id,
+                actor=SYSTEM_ACTOR,
+                action="found_earlier_submission" if reconciled else "submitted",
+                detail=f"{provider.name} {receipt.external_id}" + "".join(f"; {n}" for n in receipt.notes),
+                at=now,
+            )
+        return True
+
+    def _media_failed(self, claim: Claim, attempts: list[PublishAttempt], error: MediaUnavailable) -> None:
+        for attempt in attempts:
+            if error.permanent:
+                self._record_failure(claim, attempt, error.message)
             else:
                 with self._fenced_attempt(claim, attempt) as fenced:
-                    if fenced is None:
-                        return
-                    session, row = fenced
-                    row.status = "accepted"
-                    row.maybe_received = True
-                    row.external_id = receipt.external_id
-                    row.submitted_at = self._clock.now()
-                    row.error = None
-                    session.add(row)
-                    repo.record_audit(
-                        session,
-                        post_id=claim.post_id,
-                        actor=SYSTEM_ACTOR,
-                        action="submitted",
-                        detail=f"{provider.name} {receipt.external_id}"
-                        + "".join(f"; {n}" for n in receipt.notes),
-                        at=self._clock.now(),
-                    )
-        self._settle_submission(claim, unknown_reasons)
+                    if fenced is not None:
+                        session, row = fenced
+                        row.error = error.message
+                        session.add(row)
 
     def _ensure_attempts(
         self, session: Session, post: Post, targets: list[dict[str, Any]], now: datetime
@@ -237,6 +303,7 @@ class Dispatcher:
             session, row = fenced
             row.tries += 1
             row.maybe_received = True
+            row.last_try_at = self._clock.now()
             session.add(row)
             attempt.tries = row.tries
         return True
@@ -262,6 +329,9 @@ class Dispatcher:
             session, row = fenced
             row.error = error.message
             row.maybe_received = row.maybe_received and maybe_received
+            if isinstance(error, ProviderBudgetExhausted):
+                # Held back by our own limiter: nothing was sent, so it is not a failed try.
+                row.tries = max(0, row.tries - 1)
             session.add(row)
 
     def _record_failure(self, claim: Claim, attempt: PublishAttempt, reason: str) -> None:
@@ -273,7 +343,7 @@ class Dispatcher:
             row.error = reason
             _fail_attempt(session, row, reason, now)
 
-    def _settle_submission(self, claim: Claim, unknown_reasons: list[str]) -> None:
+    def _settle_submission(self, claim: Claim, outcome: _SubmitOutcome) -> None:
         now = self._clock.now()
         t = self._tuning
         with self._db.write() as session:
@@ -284,8 +354,8 @@ class Dispatcher:
             in_flight = [a for a in attempts if a.status == "in_flight"]
             accepted = [a for a in attempts if a.status == "accepted"]
             current = PostStatus(post.status)
-            if unknown_reasons:
-                self._needs_attention(session, post, " ".join(unknown_reasons), now)
+            if outcome.unknown:
+                self._needs_attention(session, post, " ".join(outcome.unknown), now)
             elif in_flight:
                 first_try = min(a.created_at for a in in_flight)
                 exhausted = (
@@ -315,6 +385,9 @@ class Dispatcher:
                     delay = min(
                         t.retry_max, t.retry_base * (2 ** max(0, max(a.tries for a in in_flight) - 1))
                     )
+                    if outcome.retry_after is not None:
+                        # The provider (or our own limiter) said when; come back then, not sooner.
+                        delay = max(timedelta(seconds=outcome.retry_after), t.retry_base / 4)
                     post.status = next_status(current, Event.RETRY_LATER)
                     post.next_action_at = now + delay
                     post.lease_owner = None
@@ -379,7 +452,8 @@ class Dispatcher:
             provider = self._providers.get(attempt.provider)
             if provider is None or attempt.external_id is None:
                 continue
-            request = self._request_for(attempt, version.text, version.targets, now=now)
+            content = _Content(version.text, version.targets, (), version.queue)
+            request = self._request_for(attempt, content, now=now)
             try:
                 state = provider.fetch_state(attempt.external_id, request)
             except ProviderError as error:
@@ -441,16 +515,24 @@ class Dispatcher:
             session.add(post)
 
     def _request_for(
-        self, attempt: PublishAttempt, text: str, targets: list[dict[str, Any]], *, now: datetime
+        self,
+        attempt: PublishAttempt,
+        content: _Content,
+        *,
+        now: datetime,
+        media: tuple[MediaFile, ...] = (),
     ) -> SubmitRequest:
-        """The submission `attempt` stands for, exactly as it is (or was) sent, without media files."""
+        """The submission `attempt` stands for, exactly as it is (or was) sent; media only when sending."""
+        queue = content.queue if content.queue and content.queue.get("provider") == attempt.provider else None
         return SubmitRequest(
-            text=text,
+            text=content.text,
             account_ids=tuple(attempt.account_ids),
             publish_at=attempt.publish_time,
             idempotency_key=attempt.idempotency_key,
+            media=media,
             immediate=attempt.publish_time <= now + IMMEDIATE_WITHIN,
-            accounts=tuple(self._accounts_for(attempt, targets)),
+            queue_id=str(queue["queue_id"]) if queue else None,
+            accounts=tuple(self._accounts_for(attempt, content.targets)),
         )
 
     def _accounts_for(self, attempt: PublishAttempt, targets: list[dict[str, Any]]) -> list[Account]:
@@ -543,6 +625,28 @@ class Dispatcher:
             author_id=post.author_id,
             author_message=messages.build_author_update(snapshot),
         )
+
+
+@dataclass(frozen=True)
+class _Content:
+    """What a version asks to publish, read once per run."""
+
+    text: str
+    targets: list[dict[str, Any]]
+    media: tuple[MediaItem, ...]
+    queue: dict[str, Any] | None
+
+
+@dataclass
+class _SubmitOutcome:
+    """What one submission run learned: reasons a human must look, and the longest wait asked for."""
+
+    unknown: list[str] = field(default_factory=list)
+    retry_after: float | None = None
+
+    def wait(self, error: ProviderError) -> None:
+        if isinstance(error, ProviderRateLimited) and error.retry_after is not None:
+            self.retry_after = max(self.retry_after or 0.0, error.retry_after)
 
 
 def _new_key(post_id: int | None, version: int, provider: str) -> str:

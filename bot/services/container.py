@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bot.clock import Clock
+from bot.services.cancel import CancelService
 from bot.services.directory import AccountDirectory, UserDirectory
 from bot.services.posts import PostService
 
@@ -12,6 +13,7 @@ from bot.services.posts import PostService
 @dataclass(frozen=True)
 class Services:
     posts: PostService
+    cancels: CancelService
     accounts: AccountDirectory
     users: UserDirectory
     clock: Clock

@@ -44,6 +44,7 @@ class Block(StrEnum):
     MEDIA_URLS = "media_urls"
     REJECT_REASON = "reject_reason"
     DECISION_ACTIONS = "decision_actions"
+    POST_ACTIONS = "post_actions"
 
 
 class WhenChoice(StrEnum):

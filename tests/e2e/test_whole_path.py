@@ -209,7 +209,7 @@ def test_draft_approve_publish_and_report(world: World) -> None:
 
     def decided() -> dict | None:
         message = slack.message(APPROVALS, root["ts"])
-        return None if _buttons(message) else message
+        return None if "postgate_approve" in _buttons(message) else message
 
     updated = slack.wait_for(decided)
     assert re.search(r"approved\*? by <@(U0ANA|U0BO)>", _text(updated), re.IGNORECASE)

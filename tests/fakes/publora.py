@@ -1,11 +1,13 @@
 """A stateful fake of Publora's REST API, served over real HTTP on 127.0.0.1, for tests.
 
 It owns the Publora side of end-to-end tests: connections, post groups and their per-target posts,
-the post logs, the `Idempotency-Key` store, and a background "scheduler" that publishes due groups.
-Behaviour follows `shared/providers/publora.md` (section numbers §n refer to it) for text posts;
-media is accepted only as `mediaUrls` (stored, never downloaded). Tests steer it with
-`add_connection`, `fail_account`, `fail_next`, `set_down` and inspect it with `requests`, `groups`
-and `published`.
+the post logs, the `Idempotency-Key` store, a background "scheduler" that publishes due groups, the
+media pipeline (get-upload-url, a presigned-storage stand-in on the same port, complete-media, media
+rows on get-post) and webhook deliveries from a background thread. Behaviour follows
+`shared/providers/publora.md` (section numbers §n refer to it); `mediaUrls` are stored, never
+downloaded. Tests steer it with `add_connection`, `fail_account`, `fail_next`, `set_down`,
+`set_webhook`, `send_webhook` and inspect it with `requests`, `groups`, `published`, `media`,
+`storage_puts` and `webhook_deliveries`.
 
 Usage::
 
@@ -17,8 +19,11 @@ Usage::
 from __future__ import annotations
 
 import copy
+import hashlib
+import hmac
 import inspect
 import json
+import queue
 import random
 import re
 import secrets
@@ -33,7 +38,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
+import httpx
+
 API_PREFIX = "/api/v1"
+#: Where the fake's stand-in for S3 presigned URLs lives, on the same port as the API.
+STORAGE_PREFIX = "/s3"
 
 #: Platforms Publora can publish to (§2). Pinterest may be connected but is never a target.
 PLATFORMS = (
@@ -110,6 +119,9 @@ _DEFAULT_500 = {
     "list-posts": "Failed to list posts",
 }
 _PLATFORM_STATUS = {"PLATFORM_AUTH_EXPIRED": 401, "RATE_LIMITED": 429, "PLATFORM_SERVER_ERROR": 500}
+_MEDIA_TYPES = ("image", "video", "document")
+#: §8: a webhook is switched off after this many failed deliveries in a row.
+_WEBHOOK_MAX_FAILURES = 5
 
 
 def iso(value: datetime) -> str:
@@ -183,6 +195,16 @@ class _Meta:
     stage: str = "idle"
 
 
+@dataclass
+class _Webhook:
+    url: str
+    secret: str
+    events: tuple[str, ...]
+    active: bool = True
+    failures: int = 0
+    last_triggered: str | None = None
+
+
 def _error(status: int, text: str, code: str | None = None, /, **extra: Any) -> _Reply:
     body: dict[str, Any] = {"error": text}
     if code:
@@ -191,18 +213,48 @@ def _error(status: int, text: str, code: str | None = None, /, **extra: Any) -> 
     return _Reply(status, body)
 
 
+def _s3_error(status: int, code: str, message: str) -> _Reply:
+    xml = f'<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>{code}</Code><Message>{message}</Message>'
+    xml += "</Error>"
+    return _Reply(status, raw=xml.encode(), headers={"Content-Type": "application/xml"})
+
+
+def _sanitize_file_name(name: str) -> str:
+    """§5a: `my photo (1).jpg` → `my_photo_1.jpg`."""
+    cleaned = re.sub(r"[^A-Za-z0-9._-]", "", re.sub(r"\s+", "_", name.strip()))
+    return cleaned or "file"
+
+
+def _media_type(content_type: str) -> str | None:
+    if content_type.startswith("image/"):
+        return "image"
+    if content_type.startswith("video/"):
+        return "video"
+    if content_type == "application/pdf":
+        return "document"
+    return None
+
+
 class FakePublora:
     """The fake server. Thread-safe; every inspection method returns copies."""
 
     def __init__(
-        self, *, api_key: str = "sk_test_0123456789.abcdef", publish_delay: float = 0.5, tick: float = 0.1
+        self,
+        *,
+        api_key: str = "sk_test_0123456789.abcdef",
+        publish_delay: float = 0.5,
+        tick: float = 0.1,
+        webhook_timeout: float = 10.0,
     ) -> None:
         self.api_key = api_key
         self.publish_delay = publish_delay
         self.tick = tick
+        #: §8: one delivery attempt per event with this timeout, no retries.
+        self.webhook_timeout = webhook_timeout
         #: Publora's announced strict mode (§3): ≥ 5 min in the past → 400 instead of clamping.
         self.strict_past = True
         self.url = ""
+        self.storage_url = ""
         self._lock = threading.RLock()
         self._stopping = threading.Event()
         self._server: ThreadingHTTPServer | None = None
@@ -225,6 +277,14 @@ class FakePublora:
         self._post_limit: tuple[int, str] | None = None
         self._posts_used = 0
         self._errors: list[str] = []
+        # Media: presigned-upload tokens, the bytes that arrived per media id, and each media row's group.
+        self._uploads: dict[str, dict[str, str]] = {}
+        self._blobs: dict[str, bytes] = {}
+        self._media_group: dict[str, str] = {}
+        self._storage_puts: list[dict[str, Any]] = []
+        self._webhook: _Webhook | None = None
+        self._outbox: queue.Queue[tuple[str, dict[str, Any]]] = queue.Queue()
+        self._deliveries: list[dict[str, Any]] = []
 
     # -- lifecycle --------------------------------------------------------------------------------
 
@@ -237,11 +297,13 @@ class FakePublora:
         self._server = server
         host, port = server.server_address[:2]
         self.url = f"http://{host!s}:{port}{API_PREFIX}"
+        self.storage_url = f"http://{host!s}:{port}{STORAGE_PREFIX}"
         serve = threading.Thread(
             target=server.serve_forever, kwargs={"poll_interval": 0.02}, name="fake-publora-http", daemon=True
         )
         publisher = threading.Thread(target=self._run_publisher, name="fake-publora-scheduler", daemon=True)
-        self._threads = [serve, publisher]
+        courier = threading.Thread(target=self._run_webhooks, name="fake-publora-webhooks", daemon=True)
+        self._threads = [serve, publisher, courier]
         for thread in self._threads:
             thread.start()
         return self
@@ -372,6 +434,33 @@ class FakePublora:
         with self._lock:
             self._managed_users.add(user_id)
 
+    def set_webhook(
+        self, url: str, secret: str, events: Iterable[str] = ("post.published", "post.failed")
+    ) -> None:
+        """Deliver `events` to `url`, signed with `secret` (§8); replaces any earlier webhook.
+
+        Unlike the real service, loopback URLs are accepted: they are the only ones a test can serve.
+        """
+        with self._lock:
+            self._webhook = _Webhook(url, secret, tuple(events))
+
+    def send_webhook(
+        self, event: str, data: dict[str, Any], *, secret: str | None = None, signature: str | None = None
+    ) -> int:
+        """POST a hand-made `event` to the webhook URL now and return the HTTP status it got.
+
+        Signed with `secret` (default: the webhook's) unless `signature` gives the header verbatim.
+        Manual sends ignore the event filter and never count towards switching the webhook off.
+        """
+        with self._lock:
+            hook = self._webhook
+        if hook is None:
+            raise RuntimeError("FakePublora.send_webhook: call set_webhook first")
+        status = self._deliver(hook, event, data, secret=secret, signature=signature, manual=True)
+        if status is None:
+            raise RuntimeError(f"FakePublora.send_webhook: delivery to {hook.url} failed")
+        return status
+
     # -- inspection -------------------------------------------------------------------------------
 
     def requests(self, endpoint: str | None = None) -> list[dict[str, Any]]:
@@ -392,6 +481,41 @@ class FakePublora:
         with self._lock:
             return copy.deepcopy(self._logs.get(group_id, []))
 
+    def media(self, group_id: str) -> list[dict[str, Any]]:
+        """The group's media rows as get-post shows them (§5), plus `size`: bytes that arrived, or None."""
+        with self._lock:
+            group = self._groups.get(group_id)
+            rows = copy.deepcopy(group["media"]) if group else []
+            for row in rows:
+                blob = self._blobs.get(row["mediaId"])
+                row["size"] = len(blob) if blob is not None else None
+            return rows
+
+    def storage_puts(self) -> list[dict[str, Any]]:
+        """Every PUT to a presigned URL: token, mediaId, status answered, Content-Type, size, headers."""
+        with self._lock:
+            return copy.deepcopy(self._storage_puts)
+
+    def webhook(self) -> dict[str, Any] | None:
+        """The webhook as `GET /webhooks` lists it (§8): url, events, isActive, failureCount, ..."""
+        with self._lock:
+            hook = self._webhook
+            if hook is None:
+                return None
+            return {
+                "url": hook.url,
+                "events": list(hook.events),
+                "isActive": hook.active,
+                "failureCount": hook.failures,
+                "lastTriggeredAt": hook.last_triggered,
+            }
+
+    def webhook_deliveries(self) -> list[dict[str, Any]]:
+        """What was sent: event, url, body (the envelope), raw bytes, headers, and the HTTP `status`
+        received (None with `error` when no answer came)."""
+        with self._lock:
+            return copy.deepcopy(self._deliveries)
+
     def wait_for(self, predicate: Callable[..., Any], timeout: float = 10.0) -> Any:
         """Poll `predicate()` (or `predicate(fake)`) until it returns something truthy; return that."""
         wants_fake = _takes_argument(predicate)
@@ -410,6 +534,8 @@ class FakePublora:
     def _serve(self, method: str, target: str, headers: _Headers, raw: bytes) -> _Reply:
         split = urlsplit(target)
         path = split.path
+        if path.startswith(f"{STORAGE_PREFIX}/"):
+            return self._serve_storage(method, path, headers, raw)
         segments = (
             [unquote(s) for s in path[len(API_PREFIX) :].split("/")[1:]]
             if path.startswith(API_PREFIX)
@@ -448,6 +574,61 @@ class FakePublora:
         if rule is not None:
             return self._rule_reply(rule)
         return reply
+
+    def _serve_storage(self, method: str, path: str, headers: _Headers, raw: bytes) -> _Reply:
+        """The presigned-URL stand-in: no API key, the declared Content-Type, a length (as S3 wants)."""
+        token = unquote(path[len(STORAGE_PREFIX) + 1 :])
+        with self._lock:
+            self._requests.append(
+                {
+                    "method": method,
+                    "path": path,
+                    "endpoint": "s3",
+                    "headers": _Headers(headers.items()),
+                    "json": None,
+                    "query": "",
+                }
+            )
+            rule = self._take_rule("s3")
+            if rule is not None and not rule.after_processing:
+                return self._rule_reply(rule)
+            upload = self._uploads.get(token)
+            if method == "GET":
+                blob = self._blobs.get(upload["mediaId"]) if upload else None
+                if upload is None or blob is None:
+                    return _s3_error(404, "NoSuchKey", "The specified key does not exist.")
+                return _Reply(200, raw=blob, headers={"Content-Type": upload["contentType"]})
+            if method != "PUT":
+                return _s3_error(405, "MethodNotAllowed", "The specified method is not allowed.")
+            reply = self._store_upload(upload, headers, raw)
+            self._storage_puts.append(
+                {
+                    "token": token,
+                    "mediaId": upload["mediaId"] if upload else None,
+                    "status": reply.status,
+                    "contentType": headers.get("content-type"),
+                    "size": len(raw),
+                    "headers": _Headers(headers.items()),
+                }
+            )
+        return self._rule_reply(rule) if rule is not None else reply
+
+    def _store_upload(self, upload: dict[str, str] | None, headers: _Headers, raw: bytes) -> _Reply:
+        if upload is None:
+            return _s3_error(403, "AccessDenied", "Access Denied")
+        if "x-publora-key" in headers:
+            # A presigned URL carries its own signature; an API key sent along means it leaked.
+            return _s3_error(400, "InvalidRequest", "Unexpected x-publora-key header on a presigned URL.")
+        if headers.get("content-type") != upload["contentType"]:
+            return _s3_error(
+                403,
+                "SignatureDoesNotMatch",
+                "The request signature we calculated does not match the signature you provided.",
+            )
+        if "content-length" not in headers:
+            return _s3_error(411, "MissingContentLength", "You must provide the Content-Length HTTP header.")
+        self._blobs[upload["mediaId"]] = raw
+        return _Reply(200, raw=b"", headers={"ETag": f'"{hashlib.md5(raw).hexdigest()}"'})
 
     def _take_rule(self, endpoint: str) -> _Rule | None:
         rules = self._rules.get(endpoint)
@@ -507,6 +688,12 @@ class FakePublora:
             )
         if method == "DELETE" and endpoint == "delete-post" and group_id is not None:
             return self._delete(group_id)
+        if method == "POST" and endpoint == "get-upload-url" and not rest:
+            return self._upload_url(body)
+        if method == "POST" and endpoint == "complete-media" and group_id is not None:
+            return self._complete_media(group_id)
+        if method == "DELETE" and endpoint == "media" and group_id is not None:
+            return self._delete_media(group_id)
         return _error(404, "Not found")
 
     def _authenticate(self, headers: _Headers) -> _Reply | None:
@@ -678,7 +865,11 @@ class FakePublora:
         return now, [warning]
 
     def _validate(self, content: str, platforms: list[str], media: list[str]) -> _Reply | None:
-        """Content/media rules checked when a group becomes `scheduled` (§3, §9, §11)."""
+        """Content/media rules checked when a group becomes `scheduled` (§3, §9, §11).
+
+        `media` holds one kind per item: "url" for an imported link (its type is never looked at),
+        else the upload's type (image, video, document).
+        """
         errors = []
         for platform_id in platforms:
             platform = platform_id.split("-", 1)[0]
@@ -692,6 +883,10 @@ class FakePublora:
                 what = "a video" if platform == "youtube" else "media"
                 errors.append(
                     self._issue("MEDIA_REQUIRED", f"{name} posts require {what}", platform, "media")
+                )
+            elif platform == "youtube" and not {"url", "video"} & set(media):
+                errors.append(
+                    self._issue("VIDEO_REQUIRED", "YouTube posts require a video", platform, "media")
                 )
             limit = self._text_limit(platform_id, bool(media))
             if platform not in _AUTO_SPLIT and len(content) > limit:
@@ -785,7 +980,9 @@ class FakePublora:
                 return resolved
             when, warnings = resolved
             # Drafts skip content/media validation; scheduling does not (§3).
-            invalid = self._validate(content, platforms, media) or self._check_limit(len(platforms))
+            invalid = self._validate(content, platforms, ["url"] * len(media)) or self._check_limit(
+                len(platforms)
+            )
             if invalid is not None:
                 return invalid
             self._posts_used += len(platforms)
@@ -812,6 +1009,7 @@ class FakePublora:
         self._logs[group_id] = []
         if status == "scheduled":
             self._log(group_id, "scheduled", metadata={"scheduledTime": group["scheduledTime"]})
+            self._emit_scheduled(group)
         answer: dict[str, Any] = {
             "success": True,
             "postGroupId": group_id,
@@ -1032,7 +1230,11 @@ class FakePublora:
             when, warnings = resolved
             if not platforms:
                 return _error(400, "At least one platform is required", "PLATFORMS_REQUIRED")
-            invalid = self._validate(content, platforms, media)
+            not_ready = self._media_not_ready(group)
+            if not_ready:
+                return _error(400, f"Media is not ready: {', '.join(not_ready)}", "MEDIA_NOT_READY")
+            kinds = ["url"] * len(media) + [row["type"] for row in group["media"]]
+            invalid = self._validate(content, platforms, kinds)
             if invalid is None and group["status"] == "draft":
                 invalid = self._check_limit(len(platforms))
             if invalid is not None:
@@ -1050,6 +1252,8 @@ class FakePublora:
         group["posts"] = [self._new_post(p, content, new_status) for p in platforms]
         group["updatedAt"] = iso(datetime.now(UTC))
         self._log(group_id, "status_changed", metadata={"status": new_status})
+        if new_status == "scheduled":
+            self._emit_scheduled(group)
         summary: dict[str, Any] = {
             "_id": group_id,
             "status": new_status,
@@ -1074,10 +1278,251 @@ class FakePublora:
             if isinstance(found, _Reply):
                 return found
             # Deleting removes Publora's records only; a publish already under way still goes out (§7).
+            for row in found["media"]:
+                self._forget_media(row["mediaId"])
             del self._groups[group_id]
             del self._meta[group_id]
             self._logs.pop(group_id, None)
         return _Reply(200, {"success": True})
+
+    # -- media (§5a) ------------------------------------------------------------------------------
+
+    def _upload_url(self, body: Any) -> _Reply:
+        if not isinstance(body, dict):
+            body = {}
+        file_name, content_type, group_id = (body.get(k) for k in ("fileName", "contentType", "postGroupId"))
+        if not all(isinstance(v, str) and v.strip() for v in (file_name, content_type, group_id)):
+            # The exact wording is not in the contract; the rule (all three required) is.
+            return _error(400, "fileName, contentType and postGroupId are required")
+        kind = _media_type(content_type)
+        if kind is None:
+            return _error(400, "contentType must be an image/*, video/* or application/pdf type")
+        if body.get("type") is not None and body["type"] not in _MEDIA_TYPES:
+            return _error(400, "type must be one of: image, video, document")
+        with self._lock:
+            # A malformed id answers 500 as on the other group endpoints; the contract does not say here.
+            found = self._known_group(group_id, "Failed to generate upload URL")
+            if isinstance(found, _Reply):
+                return found
+            group = found
+            refused = self._refuse_media_change(group)
+            if refused is not None:
+                return refused
+            media_id, token = _oid(), secrets.token_urlsafe(16)
+            stored_name = _sanitize_file_name(file_name)
+            file_url = f"{self.storage_url}/{token}"
+            self._uploads[token] = {"mediaId": media_id, "contentType": content_type}
+            self._media_group[media_id] = group_id
+            group["media"].append(
+                {
+                    "mediaId": media_id,
+                    "sourceFileName": file_name,
+                    "fileName": stored_name,
+                    "type": body.get("type") or kind,
+                    "mimeType": content_type,
+                    "status": "uploading",
+                    "failureReason": None,
+                    "url": file_url,
+                }
+            )
+            answer: dict[str, Any] = {
+                "success": True,
+                "uploadUrl": file_url,
+                "fileUrl": file_url,
+                "mediaId": media_id,
+            }
+            if self._demote(group, "attach", media_id):
+                answer["postGroupDemoted"] = True
+                answer["message"] = (
+                    "The post was moved back to draft because its media changed; schedule it again."
+                )
+        return _Reply(200, answer)
+
+    def _refuse_media_change(self, group: dict[str, Any]) -> _Reply | None:
+        if any(p["status"] in ("pending", "processing") for p in group["posts"]):
+            return _error(
+                409,
+                "Post is already being published and can no longer be changed",
+                "POST_PUBLISH_IN_PROGRESS",
+            )
+        if group["status"] not in ("draft", "scheduled"):
+            return _error(
+                400, f"Cannot update post: post is currently in {group['status']} status", "POST_NOT_EDITABLE"
+            )
+        return None
+
+    def _demote(self, group: dict[str, Any], change: str, media_id: str) -> bool:
+        """Changing the media of a scheduled group sends it back to draft (§5a, pitfall 6)."""
+        if group["status"] != "scheduled":
+            return False
+        group["status"] = "draft"
+        for post in group["posts"]:
+            post["status"] = "draft"
+        group["updatedAt"] = iso(datetime.now(UTC))
+        self._log(group["postGroupId"], "status_changed", metadata={"status": "draft"})
+        self._emit(
+            "post.demoted",
+            {
+                "postGroupId": group["postGroupId"],
+                "reason": "media_changed",
+                "changeType": change,
+                "mediaFileId": media_id,
+            },
+        )
+        return True
+
+    def _media_row(self, media_id: str) -> tuple[dict[str, Any], dict[str, Any]] | None:
+        group = self._groups.get(self._media_group.get(media_id, ""))
+        if group is None:
+            return None
+        row = next((m for m in group["media"] if m["mediaId"] == media_id), None)
+        return (group, row) if row is not None else None
+
+    def _complete_media(self, media_id: str) -> _Reply:
+        if not _OBJECT_ID.fullmatch(media_id):
+            return _error(400, "Invalid media file id", "INVALID_MEDIA_FILE_ID")
+        with self._lock:
+            found = self._media_row(media_id)
+            if found is None:
+                return _error(404, "Media file not found", "MEDIA_FILE_NOT_FOUND")
+            group, row = found
+            if not self._probe(group, row):
+                return _error(400, "Media probe failed: no uploaded file was found", "PROBE_FAILED")
+            media_file = {
+                "_id": media_id,
+                "type": row["type"],
+                "mimeType": row["mimeType"],
+                "fileName": row["fileName"],
+                "url": row["url"],
+                "status": row["status"],
+                "metadata": {"size": len(self._blobs[media_id])},
+            }
+        return _Reply(200, {"success": True, "mediaFile": media_file})
+
+    def _probe(self, group: dict[str, Any], row: dict[str, Any]) -> bool:
+        """Check the bytes of a media row now: ready when some arrived, failed otherwise."""
+        if row["status"] == "ready":
+            return True
+        if self._blobs.get(row["mediaId"]):
+            row["status"], row["failureReason"] = "ready", None
+            self._log(group["postGroupId"], "media_finalize_succeeded", metadata={"mediaId": row["mediaId"]})
+            return True
+        row["status"], row["failureReason"] = "failed", "No uploaded file was found"
+        self._log(group["postGroupId"], "media_finalize_failed", metadata={"mediaId": row["mediaId"]})
+        return False
+
+    def _delete_media(self, media_id: str) -> _Reply:
+        if not _OBJECT_ID.fullmatch(media_id):
+            return _error(400, "Invalid mediaId")
+        with self._lock:
+            found = self._media_row(media_id)
+            if found is None:
+                return _error(404, "Media file not found")
+            group, row = found
+            refused = self._refuse_media_change(group)
+            if refused is not None:
+                return refused
+            group["media"].remove(row)
+            self._forget_media(media_id)
+            answer: dict[str, Any] = {"success": True}
+            if self._demote(group, "detach", media_id):
+                answer["postGroupDemoted"] = True
+        return _Reply(200, answer)
+
+    def _forget_media(self, media_id: str) -> None:
+        self._blobs.pop(media_id, None)
+        self._media_group.pop(media_id, None)
+        for token in [t for t, u in self._uploads.items() if u["mediaId"] == media_id]:
+            del self._uploads[token]
+
+    def _media_not_ready(self, group: dict[str, Any]) -> list[str]:
+        """Names of media rows that cannot go out; rows never completed are probed now (§5a step 4)."""
+        return [row["sourceFileName"] for row in group["media"] if not self._probe(group, row)]
+
+    # -- webhooks (§8) ----------------------------------------------------------------------------
+
+    def _emit_scheduled(self, group: dict[str, Any]) -> None:
+        self._emit(
+            "post.scheduled",
+            {
+                "postGroupId": group["postGroupId"],
+                "scheduledTime": group["scheduledTime"],
+                "platforms": list(group["platforms"]),
+            },
+        )
+
+    def _emit(self, event: str, data: dict[str, Any]) -> None:
+        """Queue `event` for the webhook courier; the caller (often the scheduler) never waits on it."""
+        hook = self._webhook
+        if hook is not None and hook.active and event in hook.events:
+            self._outbox.put((event, copy.deepcopy(data)))
+
+    def _run_webhooks(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                event, data = self._outbox.get(timeout=self.tick)
+            except queue.Empty:
+                continue
+            with self._lock:
+                hook = self._webhook
+            if hook is None or not hook.active:
+                continue
+            try:
+                self._deliver(hook, event, data)
+            except Exception:  # surfaced by stop()
+                with self._lock:
+                    self._errors.append(traceback.format_exc())
+
+    def _deliver(
+        self,
+        hook: _Webhook,
+        event: str,
+        data: dict[str, Any],
+        *,
+        secret: str | None = None,
+        signature: str | None = None,
+        manual: bool = False,
+    ) -> int | None:
+        """One attempt, no retries (§8). Returns the HTTP status, or None when no answer came."""
+        stamp = iso(datetime.now(UTC))
+        envelope = {"version": "1", "event": event, "timestamp": stamp, "data": data}
+        raw = json.dumps(envelope, separators=(",", ":")).encode()
+        if signature is None:
+            signature = hmac.new((secret or hook.secret).encode(), raw, hashlib.sha256).hexdigest()
+        headers = {
+            "Content-Type": "application/json",
+            "X-Publora-Signature": signature,
+            "X-Publora-Event": event,
+        }
+        status: int | None = None
+        error: str | None = None
+        try:
+            response = httpx.post(
+                hook.url, content=raw, headers=headers, timeout=self.webhook_timeout, trust_env=False
+            )
+            status = response.status_code
+        except httpx.HTTPError as failure:
+            error = type(failure).__name__
+        with self._lock:
+            self._deliveries.append(
+                {
+                    "event": event,
+                    "url": hook.url,
+                    "body": envelope,
+                    "raw": raw,
+                    "headers": headers,
+                    "status": status,
+                    "error": error,
+                }
+            )
+            if not manual:
+                hook.last_triggered = stamp
+                if status is not None and 200 <= status < 300:
+                    hook.failures = 0
+                else:
+                    hook.failures += 1
+                    hook.active = hook.failures < _WEBHOOK_MAX_FAILURES
+        return status
 
     # -- the scheduler ----------------------------------------------------------------------------
 
@@ -1133,6 +1578,18 @@ class FakePublora:
                 self._record_published(group, post, stamp)
                 if connection is not None:
                     connection["lastSuccessfulPost"] = stamp
+                self._emit(
+                    "post.published",
+                    {
+                        "postId": post["_id"],
+                        "postGroupId": group_id,
+                        "platform": post["platform"],
+                        "platformId": post["platformId"],
+                        "postedId": post["postedId"],
+                        "permalink": post["permalink"],
+                        "publishedAt": stamp,
+                    },
+                )
                 continue
             code = failure["code"]
             post["status"] = "failed"
@@ -1163,6 +1620,17 @@ class FakePublora:
             )
             if connection is not None:
                 connection["lastError"] = {"message": failure["message"], "occurredAt": stamp}
+            # §8 documents no platformId here: a receiver matches the target by group and platform.
+            self._emit(
+                "post.failed",
+                {
+                    "postId": post["_id"],
+                    "postGroupId": group_id,
+                    "platform": post["platform"],
+                    "error": {"code": code, "message": failure["message"]},
+                    "failedAt": stamp,
+                },
+            )
         statuses = {post["status"] for post in group["posts"]}
         if statuses == {"published"}:
             group["status"] = "published"
@@ -1225,6 +1693,75 @@ class FakePublora:
         self._logs.setdefault(group_id, []).append(entry)
 
 
+class WebhookInbox:
+    """The receiving end of FakePublora's webhooks in tests: a loopback server that records every POST
+    (headers and the exact raw body) and answers `status` (changeable while running).
+
+    Usage::
+
+        with WebhookInbox() as inbox:
+            fake.set_webhook(inbox.url, "whsec_test")
+    """
+
+    def __init__(self, *, status: int = 200) -> None:
+        self.status = status
+        self.url = ""
+        self._lock = threading.Lock()
+        self._received: list[dict[str, Any]] = []
+        self._server: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> WebhookInbox:
+        inbox = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.0"
+
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                raw = self.rfile.read(length) if length > 0 else b""
+                with inbox._lock:
+                    inbox._received.append({"headers": _Headers(self.headers.items()), "raw": raw})
+                    status = inbox.status
+                self.send_response(status)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        server.daemon_threads = True
+        self._server = server
+        host, port = server.server_address[:2]
+        self.url = f"http://{host!s}:{port}/hooks/publora"
+        self._thread = threading.Thread(
+            target=server.serve_forever, kwargs={"poll_interval": 0.02}, name="webhook-inbox", daemon=True
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        server, self._server = self._server, None
+        if server is not None:
+            server.shutdown()
+            server.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+            self._thread = None
+
+    def __enter__(self) -> WebhookInbox:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    def received(self) -> list[dict[str, Any]]:
+        """Each POST as {"headers": case-insensitive headers, "raw": body bytes}, oldest first."""
+        with self._lock:
+            return copy.deepcopy(self._received)
+
+
 def _int(value: str | None, default: int) -> int:
     try:
         return int(value) if value is not None else default
@@ -1258,10 +1795,10 @@ def _handler_for(fake: FakePublora) -> type[BaseHTTPRequestHandler]:
             if reply.delay > 0:
                 fake._stopping.wait(reply.delay)
             data = reply.raw if reply.raw is not None else json.dumps(reply.body).encode()
+            headers = {"Content-Type": "application/json; charset=utf-8", **reply.headers}
             try:
                 self.send_response(reply.status)
-                self.send_header("Content-Type", "application/json; charset=utf-8")
-                for name, value in reply.headers.items():
+                for name, value in headers.items():
                     self.send_header(name, value)
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()

@@ -1,17 +1,23 @@
-"""PubloraProvider against FakePublora over loopback HTTP: accounts, submit, state, cancel, failures."""
+"""PubloraProvider against FakePublora over loopback HTTP: accounts, submit, media, state, cancel,
+failures, and the pure webhook helpers (signature check and event parsing)."""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import json
 import logging
 import re
 import socket
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
-from bot.domain.model import AccountOutcome
+from bot.domain.model import Account, AccountOutcome
 from bot.domain.networks import Network
 from bot.errors import (
     ProviderAuthError,
@@ -19,11 +25,17 @@ from bot.errors import (
     ProviderOutcomeUnknown,
     ProviderRateLimited,
     ProviderRejected,
+    ProviderTooLate,
     ProviderUnavailable,
 )
-from bot.providers.base import RetryPolicy, SubmitRequest
-from bot.providers.publora import PubloraProvider
-from tests.fakes.publora import FakePublora
+from bot.providers.base import MediaFile, RetryPolicy, SubmitRequest
+from bot.providers.publora import (
+    PubloraProvider,
+    PubloraWebhookEvent,
+    parse_webhook,
+    verify_webhook_signature,
+)
+from tests.fakes.publora import FakePublora, WebhookInbox
 
 KEY = "sk_1712345678901.deadbeefcafebabe0123456789abcdef"
 FAST = RetryPolicy(attempts=3, base_delay=0.001, max_delay=0.001)
@@ -48,10 +60,22 @@ def provider(fake: FakePublora) -> Iterator[PubloraProvider]:
 
 
 def request(
-    *accounts: str, text: str = "Hello from Postgate", key: str = "sub-1", at: datetime | None = None
+    *account_ids: str,
+    text: str = "Hello from Postgate",
+    key: str = "sub-1",
+    at: datetime | None = None,
+    accounts: Sequence[Account] = (),
+    media: Sequence[MediaFile] = (),
 ) -> SubmitRequest:
     when = at or datetime.now(UTC) + timedelta(seconds=1)
-    return SubmitRequest(text=text, account_ids=accounts, publish_at=when, idempotency_key=key)
+    return SubmitRequest(
+        text=text,
+        account_ids=account_ids,
+        publish_at=when,
+        idempotency_key=key,
+        accounts=tuple(accounts),
+        media=tuple(media),
+    )
 
 
 def assert_no_secret(error: BaseException, caplog: pytest.LogCaptureFixture | None = None) -> None:
@@ -342,6 +366,262 @@ def test_api_access_disabled_is_an_auth_error(fake: FakePublora, provider: Publo
         provider.list_accounts()
 
 
+# -- media ------------------------------------------------------------------------------------------
+
+PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 40
+MP4 = b"\x00\x00\x00\x18ftypmp42" + bytes(range(255, -1, -1)) * 64
+
+
+def media_file(tmp_path: Path, name: str, mime_type: str, data: bytes) -> MediaFile:
+    path = tmp_path / name
+    path.write_bytes(data)
+    return MediaFile(name=name, mime_type=mime_type, path=path, size=len(data))
+
+
+def link(name: str, mime_type: str = "image/jpeg") -> MediaFile:
+    return MediaFile(name=name, mime_type=mime_type, url=f"https://cdn.example.com/{name}")
+
+
+def test_an_image_goes_up_through_a_draft_that_is_then_scheduled(
+    fake: FakePublora, provider: PubloraProvider, tmp_path: Path
+) -> None:
+    x = fake.add_connection("twitter", "1", username="acme")
+    when = datetime(2031, 3, 1, 15, 0, tzinfo=UTC)
+    photo = media_file(tmp_path, "launch photo.png", "image/png", PNG)
+
+    receipt = provider.submit(request(x, at=when, key="k-img", media=[photo, link("logo.jpg")]))
+
+    [draft] = fake.requests("create-post")
+    assert draft["json"] == {
+        "content": "Hello from Postgate",
+        "platforms": [x],
+        "mediaUrls": ["https://cdn.example.com/logo.jpg"],
+    }
+    assert draft["headers"]["Idempotency-Key"] == "k-img:draft"
+    [asked] = fake.requests("get-upload-url")
+    assert asked["json"] == {
+        "fileName": "launch photo.png",
+        "contentType": "image/png",
+        "type": "image",
+        "postGroupId": receipt.external_id,
+    }
+    [put] = fake.storage_puts()
+    assert (put["status"], put["contentType"], put["size"]) == (200, "image/png", len(PNG))
+    assert "x-publora-key" not in put["headers"]
+    assert KEY not in str(dict(put["headers"]))
+    [schedule] = fake.requests("update-post")
+    assert schedule["json"] == {"status": "scheduled", "scheduledTime": "2031-03-01T15:00:00.000Z"}
+    assert schedule["headers"]["Idempotency-Key"] == "k-img:schedule"
+    assert receipt.effective_time == when
+    group = fake.groups()[receipt.external_id]
+    assert group["status"] == "scheduled" and group["mediaUrls"] == ["https://cdn.example.com/logo.jpg"]
+    [row] = fake.media(receipt.external_id)
+    assert (row["sourceFileName"], row["fileName"], row["type"], row["status"], row["size"]) == (
+        "launch photo.png",
+        "launch_photo.png",
+        "image",
+        "ready",
+        len(PNG),
+    )
+    assert httpx.get(row["url"]).content == PNG  # the very bytes arrived
+
+
+def test_a_video_for_youtube(fake: FakePublora, provider: PubloraProvider, tmp_path: Path) -> None:
+    yt = fake.add_connection("youtube", "UCabc", username="Acme")
+    video = media_file(tmp_path, "launch.mp4", "video/mp4", MP4)
+
+    receipt = provider.submit(request(yt, media=[video], at=datetime.now(UTC) + timedelta(hours=1)))
+
+    assert fake.requests("get-upload-url")[0]["json"]["type"] == "video"
+    assert [(r["type"], r["mimeType"], r["status"]) for r in fake.media(receipt.external_id)] == [
+        ("video", "video/mp4", "ready")
+    ]
+    assert fake.groups()[receipt.external_id]["status"] == "scheduled"
+
+
+def test_links_only_go_in_one_create_as_media_urls(fake: FakePublora, provider: PubloraProvider) -> None:
+    ig = fake.add_connection("instagram", "1784", username="acme")
+    when = datetime(2031, 3, 1, 15, 0, tzinfo=UTC)
+
+    receipt = provider.submit(request(ig, at=when, key="k-urls", media=[link("a.jpg"), link("b.jpg")]))
+
+    [sent] = fake.requests("create-post")
+    assert sent["json"] == {
+        "content": "Hello from Postgate",
+        "platforms": [ig],
+        "mediaUrls": ["https://cdn.example.com/a.jpg", "https://cdn.example.com/b.jpg"],
+        "scheduledTime": "2031-03-01T15:00:00.000Z",
+    }
+    assert sent["headers"]["Idempotency-Key"] == "k-urls"
+    assert fake.requests("get-upload-url") == [] and fake.requests("update-post") == []
+    assert fake.groups()[receipt.external_id]["status"] == "scheduled"
+
+
+def test_a_retried_submission_attaches_the_file_once(
+    fake: FakePublora, provider: PubloraProvider, tmp_path: Path
+) -> None:
+    x = fake.add_connection("twitter", "1", username="acme")
+    sent = request(x, key="k-retry", media=[media_file(tmp_path, "photo.png", "image/png", PNG)])
+    # Scheduling happens, but every answer is lost: the whole submission fails and is tried again.
+    fake.fail_next("update-post", status=502, after_processing=True, times=FAST.attempts)
+    with pytest.raises(ProviderUnavailable):
+        provider.submit(sent)
+
+    receipt = provider.submit(sent)
+
+    assert list(fake.groups()) == [receipt.external_id]
+    assert fake.groups()[receipt.external_id]["status"] == "scheduled"
+    assert [r["status"] for r in fake.media(receipt.external_id)] == ["ready"]
+    assert len(fake.requests("get-upload-url")) == 1 and len(fake.storage_puts()) == 1
+
+
+def test_two_files_of_the_same_name_are_each_attached_once(
+    fake: FakePublora, provider: PubloraProvider, tmp_path: Path
+) -> None:
+    x = fake.add_connection("twitter", "1", username="acme")
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    first = media_file(tmp_path / "a", "image.png", "image/png", PNG)
+    second = media_file(tmp_path / "b", "image.png", "image/png", PNG[:100])
+    sent = request(x, key="k-twins", media=[first, second])
+    # The second upload's answer is lost; the retry must add the missing file, not a third.
+    fake.fail_next("storage-never-used", status=500)
+    fake.fail_next("update-post", status=502, after_processing=True, times=FAST.attempts)
+    with pytest.raises(ProviderUnavailable):
+        provider.submit(sent)
+
+    receipt = provider.submit(sent)
+
+    assert sorted(r["size"] for r in fake.media(receipt.external_id)) == [100, len(PNG)]
+    assert len(fake.requests("get-upload-url")) == 2
+
+
+def test_a_lost_upload_address_is_replaced_not_doubled(
+    fake: FakePublora, provider: PubloraProvider, tmp_path: Path
+) -> None:
+    x = fake.add_connection("twitter", "1", username="acme")
+    sent = request(x, key="k-lost-url", media=[media_file(tmp_path, "photo.png", "image/png", PNG)])
+    # Publora made the media row, but the answer with the upload address never arrived.
+    fake.fail_next("get-upload-url", status=502, after_processing=True)
+    with pytest.raises(ProviderOutcomeUnknown):
+        provider.submit(sent)
+    [group_id] = fake.groups()
+    assert [r["status"] for r in fake.media(group_id)] == ["uploading"]
+
+    receipt = provider.submit(sent)
+
+    assert receipt.external_id == group_id
+    assert [(r["status"], r["size"]) for r in fake.media(group_id)] == [("ready", len(PNG))]
+    assert len(fake.requests("get-upload-url")) == 2
+    assert [r["method"] for r in fake.requests("media")] == ["DELETE"]
+    assert fake.groups()[group_id]["status"] == "scheduled"
+
+
+def test_a_busy_probe_is_retried(fake: FakePublora, provider: PubloraProvider, tmp_path: Path) -> None:
+    x = fake.add_connection("twitter", "1", username="acme")
+    fake.fail_next(
+        "complete-media",
+        status=503,
+        body={"error": "Could not download the file for probing", "code": "PROBE_DOWNLOAD_FAILED"},
+    )
+
+    receipt = provider.submit(request(x, media=[media_file(tmp_path, "photo.png", "image/png", PNG)]))
+
+    assert len(fake.requests("complete-media")) == 2
+    assert fake.groups()[receipt.external_id]["status"] == "scheduled"
+
+
+def test_a_file_publora_cannot_take_deletes_the_draft(
+    fake: FakePublora, provider: PubloraProvider, tmp_path: Path
+) -> None:
+    x = fake.add_connection("twitter", "1", username="acme")
+    fake.fail_next(
+        "complete-media", status=400, body={"error": "Could not read video metadata", "code": "PROBE_FAILED"}
+    )
+
+    with pytest.raises(ProviderRejected) as caught:
+        provider.submit(request(x, media=[media_file(tmp_path, "launch.mp4", "video/mp4", MP4)]))
+
+    assert (
+        caught.value.message == "Publora could not take the video launch.mp4: Could not read video metadata"
+    )
+    assert caught.value.code == "PROBE_FAILED" and not caught.value.retryable
+    assert fake.groups() == {}  # no orphan draft
+    assert len(fake.requests("delete-post")) == 1
+
+
+def test_storage_refusing_the_upload_is_named(
+    fake: FakePublora, provider: PubloraProvider, tmp_path: Path
+) -> None:
+    x = fake.add_connection("twitter", "1", username="acme")
+    refusal = b"<Error><Code>AccessDenied</Code><Message>Request has expired</Message></Error>"
+    fake.fail_next("s3", status=403, raw_body=refusal)
+
+    with pytest.raises(ProviderRejected) as caught:
+        provider.submit(request(x, media=[media_file(tmp_path, "photo.png", "image/png", PNG)]))
+
+    assert caught.value.message == (
+        "Publora could not take the image photo.png: "
+        "Publora's storage refused the upload (HTTP 403: AccessDenied)"
+    )
+    assert fake.storage_url not in caught.value.message
+    assert fake.groups() == {}
+
+
+def test_storage_hiccups_are_retried(fake: FakePublora, provider: PubloraProvider, tmp_path: Path) -> None:
+    x = fake.add_connection("twitter", "1", username="acme")
+    fake.fail_next("s3", status=503, times=2)
+
+    receipt = provider.submit(request(x, media=[media_file(tmp_path, "photo.png", "image/png", PNG)]))
+
+    assert len(fake.requests("s3")) == 3
+    assert [r["status"] for r in fake.media(receipt.external_id)] == ["ready"]
+
+
+def test_media_not_ready_at_scheduling_keeps_the_draft_for_a_retry(
+    fake: FakePublora, provider: PubloraProvider, tmp_path: Path
+) -> None:
+    x = fake.add_connection("twitter", "1", username="acme")
+    sent = request(x, key="k-not-ready", media=[media_file(tmp_path, "photo.png", "image/png", PNG)])
+    fake.fail_next("update-post", status=400, body={"error": "Media is not ready", "code": "MEDIA_NOT_READY"})
+
+    with pytest.raises(ProviderUnavailable) as caught:
+        provider.submit(sent)
+
+    assert caught.value.retryable and caught.value.code == "MEDIA_NOT_READY"
+    assert "still processing the media" in caught.value.message
+    [group_id] = fake.groups()
+    assert fake.groups()[group_id]["status"] == "draft"
+    assert provider.submit(sent).external_id == group_id
+    assert fake.groups()[group_id]["status"] == "scheduled"
+    assert len(fake.requests("get-upload-url")) == 1
+
+
+def test_a_media_required_refusal_says_what_to_attach(fake: FakePublora, provider: PubloraProvider) -> None:
+    tiktok = fake.add_connection("tiktok", "7", username="acme")
+
+    with pytest.raises(ProviderRejected) as caught:
+        provider.submit(request(tiktok))
+
+    assert caught.value.code == "MEDIA_REQUIRED"
+    assert caught.value.message == (
+        "the post did not pass Publora's checks: TikTok posts require media. "
+        "Attach an image or video (YouTube: a video) to post there."
+    )
+
+
+def test_media_publora_cannot_take_is_refused_before_anything_is_sent(
+    fake: FakePublora, provider: PubloraProvider, tmp_path: Path
+) -> None:
+    x = fake.add_connection("twitter", "1", username="acme")
+    notes = media_file(tmp_path, "notes.txt", "text/plain", b"hello")
+    with pytest.raises(ProviderRejected, match=r"could not take the file notes\.txt: .* not text/plain"):
+        provider.submit(request(x, media=[notes]))
+    with pytest.raises(ProviderRejected, match="at most 10 media links per post; this post has 11"):
+        provider.submit(request(x, media=[link(f"{n}.jpg") for n in range(11)]))
+    assert fake.requests() == []
+
+
 # -- state ------------------------------------------------------------------------------------------
 
 
@@ -360,14 +640,14 @@ def test_state_after_publishing_builds_links_and_explains_failures(
     )
     fb = fake.add_connection("facebook", "999", username="Acme page")
     fake.fail_account(fb, code="PLATFORM_AUTH_EXPIRED", message="Error validating access token")
-    accounts = provider.list_accounts()
-    receipt = provider.submit(request(x, li, bsky, threads, fb, at=datetime.now(UTC)))
+    sent = request(x, li, bsky, threads, fb, at=datetime.now(UTC), accounts=provider.list_accounts())
+    receipt = provider.submit(sent)
 
-    pending = provider.fetch_state(receipt.external_id, accounts)
+    pending = provider.fetch_state(receipt.external_id, sent)
     assert not pending.done and {r.outcome for r in pending.results} == {AccountOutcome.PENDING}
 
     wait_final(fake, receipt.external_id)
-    state = provider.fetch_state(receipt.external_id, accounts)
+    state = provider.fetch_state(receipt.external_id, sent)
 
     assert state.done
     results = {r.account_id: r for r in state.results}
@@ -387,7 +667,7 @@ def test_state_after_publishing_builds_links_and_explains_failures(
     )
     assert fake.groups()[receipt.external_id]["status"] == "partially_published"
     # Reading the state again never publishes again.
-    provider.fetch_state(receipt.external_id, accounts)
+    provider.fetch_state(receipt.external_id, sent)
     assert sorted(p["platformId"] for p in fake.published()) == sorted([x, li, bsky, threads])
     assert fake.requests("post-logs") == []
 
@@ -398,7 +678,7 @@ def test_every_account_failing(fake: FakePublora, provider: PubloraProvider) -> 
     receipt = provider.submit(request(x, at=datetime.now(UTC)))
     wait_final(fake, receipt.external_id)
 
-    [result] = provider.fetch_state(receipt.external_id, []).results
+    [result] = provider.fetch_state(receipt.external_id, request()).results
 
     assert result.outcome is AccountOutcome.FAILED
     assert result.error is not None and result.error.startswith("The network is rate-limiting this account")
@@ -411,7 +691,7 @@ def test_partial_thread_says_it_may_be_live(fake: FakePublora, provider: Publora
     receipt = provider.submit(request(x, text="First part\n---\nSecond part", at=datetime.now(UTC)))
     wait_final(fake, receipt.external_id)
 
-    [result] = provider.fetch_state(receipt.external_id, []).results
+    [result] = provider.fetch_state(receipt.external_id, request()).results
 
     assert result.outcome is AccountOutcome.FAILED
     assert result.error is not None
@@ -427,7 +707,7 @@ def test_missing_error_falls_back_to_the_post_logs(fake: FakePublora, provider: 
     wait_final(fake, receipt.external_id)
     assert "error" not in fake.groups()[receipt.external_id]["posts"][0]
 
-    [result] = provider.fetch_state(receipt.external_id, []).results
+    [result] = provider.fetch_state(receipt.external_id, request()).results
 
     assert result.error == (
         "The network had a server error; posting again later may work. Publora said: LinkedIn answered 502."
@@ -442,7 +722,7 @@ def test_logs_that_cannot_be_read_still_give_a_sentence(fake: FakePublora, provi
     wait_final(fake, receipt.external_id)
     fake.fail_next("post-logs", status=500, times=3)
 
-    [result] = provider.fetch_state(receipt.external_id, []).results
+    [result] = provider.fetch_state(receipt.external_id, request()).results
 
     assert result.outcome is AccountOutcome.FAILED
     assert result.error == "Publishing failed; Publora gave no reason."
@@ -450,9 +730,10 @@ def test_logs_that_cannot_be_read_still_give_a_sentence(fake: FakePublora, provi
 
 def test_a_group_still_scheduled_is_pending(fake: FakePublora, provider: PubloraProvider) -> None:
     x = fake.add_connection("twitter", "1", username="acme")
-    receipt = provider.submit(request(x, at=datetime.now(UTC) + timedelta(hours=2)))
+    sent = request(x, at=datetime.now(UTC) + timedelta(hours=2), accounts=provider.list_accounts())
+    receipt = provider.submit(sent)
 
-    state = provider.fetch_state(receipt.external_id, provider.list_accounts())
+    state = provider.fetch_state(receipt.external_id, sent)
 
     assert [(r.account_id, r.outcome, r.url, r.error) for r in state.results] == [
         (x, AccountOutcome.PENDING, None, None)
@@ -463,53 +744,116 @@ def test_a_group_still_scheduled_is_pending(fake: FakePublora, provider: Publora
 # -- cancel -----------------------------------------------------------------------------------------
 
 
-def test_cancel_deletes_a_scheduled_post(fake: FakePublora, provider: PubloraProvider) -> None:
+def test_cancel_pauses_then_deletes_a_scheduled_post(fake: FakePublora, provider: PubloraProvider) -> None:
     x = fake.add_connection("twitter", "1", username="acme")
-    receipt = provider.submit(request(x, at=datetime.now(UTC) + timedelta(hours=1)))
+    sent = request(x, at=datetime.now(UTC) + timedelta(hours=1), key="k-cancel")
+    receipt = provider.submit(sent)
 
-    provider.cancel(receipt.external_id)
+    provider.cancel(receipt.external_id, sent)
 
     assert fake.groups() == {}
+    [pause] = fake.requests("update-post")
+    assert pause["json"] == {"status": "draft"}
+    assert pause["headers"]["Idempotency-Key"] == "k-cancel:cancel"
     assert [r["method"] for r in fake.requests("delete-post")] == ["DELETE"]
-    provider.cancel(receipt.external_id)  # already gone: nothing to do
+    provider.cancel(receipt.external_id, sent)  # already gone: nothing to do
     assert len(fake.requests("delete-post")) == 1
 
 
 def test_cancel_refuses_once_publishing_started() -> None:
     with FakePublora(api_key=KEY, publish_delay=30, tick=0.02) as slow, make_provider(slow) as client:
         x = slow.add_connection("twitter", "1", username="acme")
-        receipt = client.submit(request(x, at=datetime.now(UTC)))
+        sent = request(x, at=datetime.now(UTC))
+        receipt = client.submit(sent)
         slow.wait_for(
             lambda: slow.groups()[receipt.external_id]["posts"][0]["status"] == "pending", timeout=5
         )
 
-        with pytest.raises(ProviderRejected, match="publishing already started"):
-            client.cancel(receipt.external_id)
+        with pytest.raises(ProviderTooLate, match="publishing already started") as caught:
+            client.cancel(receipt.external_id, sent)
 
-        assert slow.requests("delete-post") == []
+        assert caught.value.live is False
+        assert "it may still go out" in caught.value.message
+        assert slow.requests("update-post") == [] and slow.requests("delete-post") == []
 
 
-def test_cancel_refuses_a_published_post(fake: FakePublora, provider: PubloraProvider) -> None:
+def test_cancel_refuses_a_published_post_as_live(fake: FakePublora, provider: PubloraProvider) -> None:
     x = fake.add_connection("twitter", "1", username="acme")
-    receipt = provider.submit(request(x, at=datetime.now(UTC)))
+    sent = request(x, at=datetime.now(UTC))
+    receipt = provider.submit(sent)
     wait_final(fake, receipt.external_id)
 
-    with pytest.raises(ProviderRejected, match="already live; deleting it in Publora would only remove"):
-        provider.cancel(receipt.external_id)
+    with pytest.raises(ProviderTooLate) as caught:
+        provider.cancel(receipt.external_id, sent)
+
+    assert caught.value.live is True
+    assert caught.value.message == (
+        "the post is already live; deleting it in Publora would only remove Publora's records, "
+        "not the published post"
+    )
     assert fake.requests("delete-post") == []
+    assert fake.groups()[receipt.external_id]["status"] == "published"
+
+
+def test_cancel_of_a_failed_post_says_nothing_is_left(fake: FakePublora, provider: PubloraProvider) -> None:
+    x = fake.add_connection("twitter", "1", username="acme")
+    fake.fail_account(x)
+    sent = request(x, at=datetime.now(UTC))
+    receipt = provider.submit(sent)
+    wait_final(fake, receipt.external_id)
+
+    with pytest.raises(ProviderTooLate) as caught:
+        provider.cancel(receipt.external_id, sent)
+
+    assert caught.value.live is False
+    assert caught.value.message == "publishing already finished and failed; nothing is left to cancel"
+    assert not caught.value.retryable
 
 
 def test_cancel_losing_the_race_to_the_scheduler(fake: FakePublora, provider: PubloraProvider) -> None:
     x = fake.add_connection("twitter", "1", username="acme")
-    receipt = provider.submit(request(x, at=datetime.now(UTC) + timedelta(hours=1)))
+    sent = request(x, at=datetime.now(UTC) + timedelta(hours=1))
+    receipt = provider.submit(sent)
+    # Publishing starts between the re-read and the pause: the pause is refused, nothing is deleted.
     fake.fail_next(
-        "delete-post",
+        "update-post",
         status=409,
         body={"error": "Post is already being published", "code": "POST_PUBLISH_IN_PROGRESS"},
     )
-    with pytest.raises(ProviderRejected, match="publishing already started") as caught:
-        provider.cancel(receipt.external_id)
-    assert not caught.value.retryable
+
+    with pytest.raises(ProviderTooLate, match="publishing already started") as caught:
+        provider.cancel(receipt.external_id, sent)
+
+    assert caught.value.live is False and not caught.value.retryable
+    assert fake.requests("delete-post") == []
+    assert receipt.external_id in fake.groups()
+
+
+def test_cancel_when_the_post_went_live_after_the_re_read(
+    fake: FakePublora, provider: PubloraProvider
+) -> None:
+    x = fake.add_connection("twitter", "1", username="acme")
+    sent = request(x, at=datetime.now(UTC))
+    receipt = provider.submit(sent)
+    wait_final(fake, receipt.external_id)
+    # The re-read still saw it scheduled; by the time of the pause Publora had published it.
+    stale = {
+        "success": True,
+        "postGroupId": receipt.external_id,
+        "status": "scheduled",
+        "platforms": [x],
+        "posts": [{"platform": "twitter", "platformId": "1", "status": "scheduled"}],
+        "media": [],
+    }
+    fake.fail_next("get-post", status=200, body=stale)
+
+    with pytest.raises(ProviderTooLate) as caught:
+        provider.cancel(receipt.external_id, sent)
+
+    assert caught.value.live is True
+    assert caught.value.message.startswith("the post is already live")
+    assert fake.requests("update-post")[0]["json"] == {"status": "draft"}
+    assert fake.requests("delete-post") == []
 
 
 # -- failure battery --------------------------------------------------------------------------------
@@ -576,7 +920,7 @@ def test_failure_battery(
         if call == "accounts":
             client.list_accounts()
         else:
-            client.fetch_state(group_id, [])
+            client.fetch_state(group_id, request())
 
     error = caught.value
     assert type(error) is expected, error
@@ -606,3 +950,157 @@ def test_the_key_never_shows_in_logs_or_errors_of_a_whole_flow(
     assert "[api key]" in caught.value.message
     assert_no_secret(caught.value, caplog)
     assert "PubloraProvider(base_url=" in repr(provider) and KEY not in repr(provider)
+
+
+# -- webhooks ---------------------------------------------------------------------------------------
+
+SECRET = "whsec_0123456789abcdef"
+
+
+def sign(raw: bytes, secret: str = SECRET) -> str:
+    return hmac.new(secret.encode(), raw, hashlib.sha256).hexdigest()
+
+
+def envelope(event: str, data: dict[str, Any]) -> bytes:
+    body = {"version": "1", "event": event, "timestamp": "2026-02-22T14:30:00.000Z", "data": data}
+    return json.dumps(body).encode()
+
+
+PUBLISHED = envelope(
+    "post.published",
+    {
+        "postId": "663a1b2c3d4e5f6a7b8c9d01",
+        "postGroupId": "507f1f77bcf86cd799439011",
+        "platform": "twitter",
+        "platformId": "123456789",
+        "postedId": "1234567890123456789",
+        "permalink": None,
+        "publishedAt": "2026-02-22T14:30:00.000Z",
+    },
+)
+
+
+@pytest.mark.parametrize(
+    ("signature", "valid"),
+    [
+        (sign(PUBLISHED), True),
+        (sign(PUBLISHED).upper(), True),
+        (f"sha256={sign(PUBLISHED)}", True),
+        (f"SHA256={sign(PUBLISHED).upper()}", True),
+        (sign(PUBLISHED, "whsec_other"), False),
+        (sign(PUBLISHED + b" "), False),
+        (sign(PUBLISHED)[:-1], False),
+        ("", False),
+        (None, False),
+        ("sha256=", False),
+        ("é" * 64, False),
+    ],
+)
+def test_webhook_signature(signature: str | None, valid: bool) -> None:
+    assert verify_webhook_signature(SECRET, PUBLISHED, signature) is valid
+
+
+def test_webhook_signature_covers_the_exact_bytes() -> None:
+    signature = sign(PUBLISHED)
+    reserialised = json.dumps(json.loads(PUBLISHED), separators=(",", ":")).encode()
+    assert reserialised != PUBLISHED
+    assert not verify_webhook_signature(SECRET, reserialised, signature)
+    assert not verify_webhook_signature(SECRET, PUBLISHED.replace(b"123456789", b"987654321"), signature)
+    assert not verify_webhook_signature("", PUBLISHED, sign(PUBLISHED, ""))
+
+
+def test_parse_a_published_event_builds_the_link() -> None:
+    event = parse_webhook(PUBLISHED)
+
+    assert event == PubloraWebhookEvent(
+        event="post.published",
+        post_group_id="507f1f77bcf86cd799439011",
+        account_id="twitter-123456789",
+        outcome=AccountOutcome.PUBLISHED,
+        url="https://x.com/i/web/status/1234567890123456789",
+        error=None,
+        network=Network.X,
+    )
+
+
+def test_parse_a_failed_event_gives_plain_words() -> None:
+    raw = envelope(
+        "post.failed",
+        {
+            "postId": "663a1b2c3d4e5f6a7b8c9d03",
+            "postGroupId": "507f1f77bcf86cd799439011",
+            "platform": "linkedin",
+            "error": {"code": "PLATFORM_AUTH_EXPIRED", "message": "Error validating access token"},
+            "failedAt": "2026-02-22T14:30:00.000Z",
+        },
+    )
+
+    event = parse_webhook(raw)
+
+    assert event is not None and event.outcome is AccountOutcome.FAILED
+    assert event.network is Network.LINKEDIN and event.account_id is None  # §8 names no platformId here
+    assert event.error == (
+        "The connection to this account has expired; reconnect it in Publora. "
+        "Publora said: Error validating access token."
+    )
+    assert event.url is None
+
+
+def test_parse_other_events_without_an_outcome() -> None:
+    demoted = parse_webhook(
+        envelope(
+            "post.demoted",
+            {
+                "postGroupId": "507f1f77bcf86cd799439011",
+                "reason": "media_changed",
+                "changeType": "attach",
+                "mediaFileId": "65f8a1b2c3d4e5f6a7b8c9d0",
+            },
+        )
+    )
+    assert demoted == PubloraWebhookEvent(event="post.demoted", post_group_id="507f1f77bcf86cd799439011")
+    expiring = parse_webhook(
+        envelope("token.expiring", {"platform": "bluesky", "platformId": "bluesky-did:plc:abc"})
+    )
+    assert expiring is not None and expiring.outcome is None
+    assert expiring.account_id == "bluesky-did:plc:abc"  # an already prefixed id is kept
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"",
+        b"not json",
+        b"\xff\xfe\x00garbage",
+        b"[1, 2, 3]",
+        b'"post.published"',
+        b'{"event": "post.published"}',
+        b'{"event": "post.published", "data": []}',
+        b'{"event": 7, "data": {}}',
+        b"[" * 100_000,
+    ],
+)
+def test_parse_garbage_gives_none(raw: bytes) -> None:
+    assert parse_webhook(raw) is None
+
+
+def test_webhooks_from_the_fake_verify_and_parse(fake: FakePublora, provider: PubloraProvider) -> None:
+    x = fake.add_connection("twitter", "1", username="acme")
+    bsky = fake.add_connection("bluesky", "did:plc:abc", username="acme.bsky.social")
+    fake.fail_account(bsky, code="RATE_LIMITED", message="Too Many Requests", retryable=True)
+    with WebhookInbox() as inbox:
+        fake.set_webhook(inbox.url, SECRET)
+        receipt = provider.submit(request(x, bsky, at=datetime.now(UTC)))
+        fake.wait_for(lambda: len(inbox.received()) == 2, timeout=5)
+
+    events = {}
+    for delivery in inbox.received():
+        assert verify_webhook_signature(SECRET, delivery["raw"], delivery["headers"]["X-Publora-Signature"])
+        event = parse_webhook(delivery["raw"])
+        assert event is not None and event.post_group_id == receipt.external_id
+        events[event.event] = event
+    [posted] = fake.published(x)
+    assert events["post.published"].account_id == x
+    assert events["post.published"].url == f"https://x.com/i/web/status/{posted['postedId']}"
+    assert events["post.failed"].network is Network.BLUESKY
+    assert (events["post.failed"].error or "").startswith("The network is rate-limiting this account")

@@ -1,4 +1,4 @@
-"""The Approve and Reject buttons on the approval message."""
+"""The buttons on the approval message: Approve, Reject, and Cancel post."""
 
 from __future__ import annotations
 
@@ -56,6 +56,22 @@ def handle_reject_button(ack: Ack, body: dict[str, Any], client: WebClient, serv
     client.views_open(trigger_id=body["trigger_id"], view=build_reject_modal(post_id=post_id))
 
 
+def handle_cancel_button(ack: Ack, body: dict[str, Any], client: WebClient, services: Services) -> None:
+    """Withdraw the post (the providers are asked after the ack) and tell the clicker what happened."""
+    ack()
+    team, user, channel = _who(body)
+    post_id = _post_id(body)
+    if post_id is None:
+        return
+    try:
+        result = services.cancels.cancel(team_id=team, post_id=post_id, user_id=user)
+    except DomainError as error:
+        tell(client, channel=channel, user=user, text=error.user_message)
+        return
+    tell(client, channel=channel, user=user, text=result.message)
+
+
 def register(app: App) -> None:
     app.action(Action.APPROVE.value)(handle_approve_button)
     app.action(Action.REJECT.value)(handle_reject_button)
+    app.action(Action.CANCEL.value)(handle_cancel_button)

@@ -9,6 +9,7 @@ from slack_sdk.models.blocks import (
     ActionsBlock,
     Block,
     ButtonElement,
+    ConfirmObject,
     ContextBlock,
     MarkdownTextObject,
     SectionBlock,
@@ -41,6 +42,13 @@ def mention(user_id: str) -> str:
 
 
 def when_text(post: PostSnapshot) -> str:
+    waiting_for_slot = post.status in (
+        PostStatus.PENDING_APPROVAL,
+        PostStatus.APPROVED,
+        PostStatus.PUBLISHING,
+    )
+    if post.queue is not None and waiting_for_slot:
+        return f"Next free slot of the queue “{escape(post.queue.name)}”"
     if post.publish_at is not None:
         return slack_date(post.publish_at)
     if post.requested_time is not None:
@@ -88,6 +96,8 @@ def build_root_message(post: PostSnapshot) -> Message:
             ]
         ),
     ]
+    if post.media:
+        blocks.append(SectionBlock(text=MarkdownTextObject(text=truncate(media_text(post), 2900))))
     if post.status is PostStatus.REJECTED and post.rejection_reason:
         blocks.append(
             SectionBlock(
@@ -115,6 +125,26 @@ def build_root_message(post: PostSnapshot) -> Message:
                 ],
             )
         )
+    if post.status in (PostStatus.APPROVED, PostStatus.SUBMITTED):
+        blocks.append(
+            ActionsBlock(
+                block_id=BlockId.POST_ACTIONS,
+                elements=[
+                    ButtonElement(
+                        text="Cancel post",
+                        action_id=Action.CANCEL,
+                        value=str(post.id),
+                        style="danger",
+                        confirm=ConfirmObject(
+                            title="Cancel this post?",
+                            text="Postgate withdraws it from the provider if it is not out yet.",
+                            confirm="Cancel the post",
+                            deny="Keep it",
+                        ),
+                    )
+                ],
+            )
+        )
     blocks.append(
         ContextBlock(
             elements=[
@@ -130,6 +160,15 @@ def build_root_message(post: PostSnapshot) -> Message:
     return {"text": fallback, "blocks": [b.to_dict() for b in blocks]}
 
 
+def media_text(post: PostSnapshot) -> str:
+    items = []
+    for item in post.media:
+        name = escape(item.name)
+        shown = f"<{item.url}|{name}>" if item.url else name
+        items.append(f"{shown} ({item.kind.value})")
+    return "*Media*\n📎 " + ", ".join(items)
+
+
 def results_text(results: tuple[ResultView, ...]) -> str:
     lines = []
     for result in results:
@@ -139,6 +178,8 @@ def results_text(results: tuple[ResultView, ...]) -> str:
             lines.append(f"✅ {label}: {link}")
         elif result.status == "failed":
             lines.append(f"❌ {label}: {escape(result.error or 'failed without a reason')}")
+        elif result.status == "cancelled":
+            lines.append(f"🗑️ {label}: {escape(result.error or 'cancelled before publishing')}")
         else:
             lines.append(f"⏳ {label}: still publishing")
     return "\n".join(lines)
@@ -185,6 +226,19 @@ def build_report_reply(post: PostSnapshot) -> Message:
     return _text_message(f"{headline}\n{body}")
 
 
+def build_cancelled_reply(*, user_id: str, notes: list[str]) -> Message:
+    details = "".join(f"\n• {escape(n)}" for n in notes)
+    return _text_message(f"🗑️ {mention(user_id)} cancelled this post. Nothing will be published.{details}")
+
+
+def build_cancel_too_late_reply(*, user_id: str, notes: list[str]) -> Message:
+    details = "".join(f"\n• {escape(n)}" for n in notes)
+    return _text_message(
+        f"⚠️ {mention(user_id)} asked to cancel this post, but it could not be stopped everywhere:{details}\n"
+        "Postgate keeps following it and will report here what went out."
+    )
+
+
 def build_needs_attention_reply(*, reason: str) -> Message:
     return _text_message(
         f"🛑 *A human needs to check this post.* {escape(reason)}\n"
@@ -216,6 +270,8 @@ def build_author_update(post: PostSnapshot) -> Message:
     if post.status is PostStatus.APPROVED:
         when = "now" if post.requested_time is None else slack_date(post.publish_at or post.requested_time)
         return _text_message(f"✅ Your post #{post.id} was approved{link}. It will be published {when}.")
+    if post.status is PostStatus.CANCELLED:
+        return _text_message(f"🗑️ Your post #{post.id} was cancelled{link}; nothing was published.")
     if post.status is PostStatus.NEEDS_ATTENTION:
         return _text_message(
             f"🛑 Your post #{post.id} needs a human to check it{link}: {escape(post.last_error or '')}"

@@ -11,6 +11,8 @@ import sqlalchemy as sa
 import sqlmodel
 from alembic import op
 
+import bot.db.types
+
 revision: str = "0002"
 down_revision: str | None = "0001"
 branch_labels: str | Sequence[str] | None = None
@@ -30,10 +32,12 @@ def upgrade() -> None:
             existing_nullable=True,
         )
         batch_op.create_index("ix_publish_attempt_provider_external_id", ["provider", "external_id"])
+        batch_op.add_column(sa.Column("last_try_at", bot.db.types.UTCDateTime(timezone=True), nullable=True))
 
 
 def downgrade() -> None:
     with op.batch_alter_table("publish_attempt", schema=None) as batch_op:
+        batch_op.drop_column("last_try_at")
         batch_op.drop_index("ix_publish_attempt_provider_external_id")
         batch_op.alter_column(
             "external_id",
