@@ -127,7 +127,16 @@ def doctor(settings: Settings) -> int:
     print("Providers")
     providers = build_providers(settings)
     if not providers:
-        bad("no provider is configured (set PUBLORA_API_KEY, or POSTGATE_DRY_RUN=true)")
+        bad(
+            "no provider is configured (set PUBLORA_API_KEY, PUBLER_API_KEY + PUBLER_WORKSPACE_ID, "
+            "POSTORIA_API_KEY + POSTORIA_WORKSPACE_ID, or POSTGATE_DRY_RUN=true)"
+        )
+    for name, workspace in (
+        ("PUBLER", settings.publer_workspace_id),
+        ("POSTORIA", settings.postoria_workspace_id),
+    ):
+        if getattr(settings, f"{name.lower()}_api_key") is not None and not workspace:
+            bad(f"{name}_API_KEY is set but {name}_WORKSPACE_ID is not; {name.title()} is left out")
     for provider in providers.values():
         try:
             ok(f"{provider.display_name}: {provider.check_credentials()}")

@@ -39,6 +39,7 @@ from bot.services.directory import AccountDirectory, UserDirectory
 from bot.services.media import SlackMedia
 from bot.services.outbox import SlackOutbox
 from bot.services.posts import PostService
+from bot.services.webhooks import PubloraWebhooks
 from bot.settings import Settings
 from bot.slack.app import build_app
 from bot.web import WebApp
@@ -97,7 +98,9 @@ def build(
     owner = owner or f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
     db = database or Database(make_engine(settings.database_url))
     interactive, background = clients or slack_clients(settings)
-    providers = providers if providers is not None else build_providers(settings, transport=transport)
+    providers = (
+        providers if providers is not None else build_providers(settings, transport=transport, clock=clock)
+    )
     accounts = AccountDirectory(providers)
     users = UserDirectory(interactive)
     outbox = SlackOutbox(db=db, client=background, clock=clock, owner=owner)
@@ -111,7 +114,10 @@ def build(
         clock=clock,
         owner=owner,
         media=media,
-        tuning=DispatchTuning(follow_poll=_seconds(settings.follow_poll_seconds)),
+        tuning=DispatchTuning(
+            follow_poll=_seconds(settings.follow_poll_seconds),
+            lease=_seconds(settings.dispatch_lease_seconds),
+        ),
         on_outbox=lambda: runner_ref["runner"].wake_outbox(),
     )
     runner = SchedulerRunner(
@@ -139,10 +145,16 @@ def build(
     def health() -> dict[str, bool]:
         return {"database": db.ping(), "scheduler": runner.running}
 
+    webhooks = {}
+    if settings.publora_webhook_secret is not None:
+        webhooks["publora"] = PubloraWebhooks(
+            secret=settings.publora_webhook_secret.get_secret_value(), db=db, clock=clock, waker=runner
+        )
     web = WebApp(
         health=health,
         slack_handler=None if settings.socket_mode else SlackRequestHandler(bolt),
         signing_secret=None if settings.socket_mode else signing_secret,
+        webhooks=webhooks,
     )
     return Postgate(
         settings=settings,

@@ -109,6 +109,9 @@ class Settings(BaseSettings):
     follow_poll_seconds: float = Field(
         default=30.0, gt=0, validation_alias=_env("POSTGATE_FOLLOW_POLL_SECONDS")
     )
+    dispatch_lease_seconds: float = Field(
+        default=300.0, gt=0, validation_alias=_env("POSTGATE_DISPATCH_LEASE_SECONDS")
+    )
     provider_timeout_seconds: float = Field(
         default=20.0, gt=0, validation_alias=_env("POSTGATE_PROVIDER_TIMEOUT")
     )

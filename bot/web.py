@@ -1,5 +1,6 @@
-"""The HTTP surface: `POST /slack/events` (Bolt, signature checked first) and `GET /healthz`, as one WSGI app
-served by waitress, a production WSGI server with a thread pool."""
+"""The HTTP surface: `POST /slack/events` (Bolt, signature checked first), provider webhooks
+(`POST /webhooks/<provider>`, each verifying its own signature over the raw body) and `GET /healthz`, as one
+WSGI app served by waitress, a production WSGI server with a thread pool."""
 
 from __future__ import annotations
 
@@ -7,7 +8,8 @@ import io
 import json
 import logging
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
+from http import HTTPStatus
 from typing import Any
 
 from slack_sdk.signature import Clock, SignatureVerifier
@@ -16,6 +18,8 @@ log = logging.getLogger(__name__)
 
 StartResponse = Callable[..., Any]
 WSGIApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
+#: (raw body, lower-cased headers) → (HTTP status code, JSON body). It verifies its own signature.
+WebhookHandler = Callable[[bytes, Mapping[str, str]], tuple[int, dict[str, Any]]]
 
 MAX_BODY = 1_000_000  # Slack payloads are far smaller; anything bigger is not from Slack.
 
@@ -33,10 +37,12 @@ class WebApp:
         health: Callable[[], dict[str, bool]],
         slack_handler: WSGIApp | None = None,
         signing_secret: str | None = None,
+        webhooks: Mapping[str, WebhookHandler] | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._health = health
         self._slack = slack_handler
+        self._webhooks = dict(webhooks or {})
         self._verifier = (
             SignatureVerifier(signing_secret, clock=_ClockAdapter(clock)) if signing_secret else None
         )
@@ -56,17 +62,38 @@ class WebApp:
             if method != "POST":
                 return _respond(start_response, "405 Method Not Allowed", {"error": "POST only"})
             return self._slack_request(environ, start_response)
+        webhook = (
+            self._webhooks.get(path.removeprefix("/webhooks/")) if path.startswith("/webhooks/") else None
+        )
+        if webhook is not None:
+            if method != "POST":
+                return _respond(start_response, "405 Method Not Allowed", {"error": "POST only"})
+            return self._webhook_request(webhook, environ, start_response)
         return _respond(start_response, "404 Not Found", {"error": "not found"})
+
+    def _webhook_request(
+        self, handler: WebhookHandler, environ: dict[str, Any], start_response: StartResponse
+    ) -> Iterable[bytes]:
+        body = _read_body(environ)
+        if body is None:
+            return _respond(start_response, "413 Content Too Large", {"error": "body too large"})
+        headers = {
+            key[5:].replace("_", "-").lower(): str(value)
+            for key, value in environ.items()
+            if key.startswith("HTTP_")
+        }
+        try:
+            code, answer = handler(body, headers)
+        except Exception:
+            log.exception("a webhook could not be handled")
+            code, answer = 500, {"error": "internal error"}
+        return _respond(start_response, f"{code} {HTTPStatus(code).phrase}", answer)
 
     def _slack_request(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         assert self._slack is not None
-        try:
-            length = int(environ.get("CONTENT_LENGTH") or 0)
-        except ValueError:
-            length = -1
-        if length < 0 or length > MAX_BODY:
+        body = _read_body(environ)
+        if body is None:
             return _respond(start_response, "413 Content Too Large", {"error": "body too large"})
-        body = environ["wsgi.input"].read(length) if length else b""
         # Verified here, before Bolt parses anything: Bolt answers unsigned junk with a 500.
         if self._verifier is not None:
             headers = {
@@ -85,6 +112,17 @@ class WebApp:
         except Exception:
             log.exception("could not handle a signed Slack request")
             return _respond(start_response, "400 Bad Request", {"error": "malformed request"})
+
+
+def _read_body(environ: dict[str, Any]) -> bytes | None:
+    """The raw request body, or None when it is larger than anything a legitimate sender posts."""
+    try:
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        length = -1
+    if length < 0 or length > MAX_BODY:
+        return None
+    return environ["wsgi.input"].read(length) if length else b""
 
 
 class _ClockAdapter(Clock):

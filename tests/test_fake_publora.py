@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import json
 import re
 import threading
 from collections.abc import Iterator
@@ -11,9 +14,11 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.fakes.publora import FakePublora, iso
+from tests.fakes.publora import FakePublora, WebhookInbox, iso
 
 KEY = "sk_test_0123456789.abcdef"
+#: Networks that take a text-only post, for tests that need several targets at once.
+PLATFORMS_TEXT_ONLY = ("twitter", "linkedin", "bluesky", "mastodon", "facebook")
 
 
 @pytest.fixture
@@ -341,3 +346,289 @@ def test_wait_for_is_bounded(fake: FakePublora) -> None:
     with pytest.raises(AssertionError, match="still false"):
         fake.wait_for(lambda: False, timeout=0.05)
     assert fake.wait_for(lambda f: f is fake, timeout=0.05) is True
+
+
+# -- media (§5a) ------------------------------------------------------------------------------------
+
+
+def draft(api: httpx.Client, platform_id: str) -> str:
+    group_id: str = create(api, {"content": "hi", "platforms": [platform_id]}).json()["postGroupId"]
+    return group_id
+
+
+def upload_url(api: httpx.Client, group_id: str, name: str = "photo.jpg", mime: str = "image/jpeg") -> Any:
+    return api.post("/get-upload-url", json={"fileName": name, "contentType": mime, "postGroupId": group_id})
+
+
+REQUIRED = "fileName, contentType and postGroupId are required"
+
+
+@pytest.mark.parametrize(
+    ("body", "error"),
+    [
+        ({"contentType": "image/png", "postGroupId": "GROUP"}, REQUIRED),
+        ({"fileName": "a.png", "postGroupId": "GROUP"}, REQUIRED),
+        ({"fileName": "a.png", "contentType": "image/png"}, REQUIRED),
+        (
+            {"fileName": "a.txt", "contentType": "text/plain", "postGroupId": "GROUP"},
+            "contentType must be an image/*, video/* or application/pdf type",
+        ),
+        (
+            {"fileName": "a.png", "contentType": "image/png", "type": "gif", "postGroupId": "GROUP"},
+            "type must be one of: image, video, document",
+        ),
+    ],
+)
+def test_upload_url_rejects_bad_requests(
+    fake: FakePublora, api: httpx.Client, body: dict[str, Any], error: str
+) -> None:
+    group_id = draft(api, fake.add_connection("twitter", "1", username="acme"))
+    sent = {k: group_id if v == "GROUP" else v for k, v in body.items()}
+    answer = api.post("/get-upload-url", json=sent)
+    assert (answer.status_code, answer.json()["error"]) == (400, error)
+    assert fake.media(group_id) == []
+
+
+def test_upload_url_gives_a_storage_address_and_a_media_row(fake: FakePublora, api: httpx.Client) -> None:
+    group_id = draft(api, fake.add_connection("twitter", "1", username="acme"))
+
+    answer = upload_url(api, group_id, name="my photo (1).jpg")
+
+    assert answer.status_code == 200
+    body = answer.json()
+    assert set(body) == {"success", "uploadUrl", "fileUrl", "mediaId"}  # a draft is not demoted
+    assert body["uploadUrl"].startswith(f"{fake.storage_url}/")
+    assert re.fullmatch(r"[0-9a-f]{24}", body["mediaId"])
+    [row] = api.get(f"/get-post/{group_id}").json()["media"]
+    assert row == {
+        "mediaId": body["mediaId"],
+        "sourceFileName": "my photo (1).jpg",
+        "fileName": "my_photo_1.jpg",
+        "type": "image",
+        "mimeType": "image/jpeg",
+        "status": "uploading",
+        "failureReason": None,
+        "url": body["fileUrl"],
+    }
+    assert upload_url(api, "0123456789abcdef01234567").status_code == 404
+
+
+def test_storage_put_wants_the_declared_type_and_no_api_key(fake: FakePublora, api: httpx.Client) -> None:
+    group_id = draft(api, fake.add_connection("twitter", "1", username="acme"))
+    target = upload_url(api, group_id).json()["uploadUrl"]
+    data = b"\xff\xd8\xff" + b"jpeg" * 100
+
+    wrong_type = httpx.put(target, content=data, headers={"Content-Type": "image/png"})
+    with_key = httpx.put(target, content=data, headers={"Content-Type": "image/jpeg", "x-publora-key": KEY})
+    chunked = httpx.put(target, content=iter([data]), headers={"Content-Type": "image/jpeg"})
+    unknown = httpx.put(f"{fake.storage_url}/nope", content=data, headers={"Content-Type": "image/jpeg"})
+    assert fake.media(group_id)[0]["size"] is None  # nothing stored by the refused PUTs
+    stored = httpx.put(target, content=data, headers={"Content-Type": "image/jpeg"})
+
+    assert wrong_type.status_code == 403 and b"<Code>SignatureDoesNotMatch</Code>" in wrong_type.content
+    assert with_key.status_code == 400
+    assert chunked.status_code == 411 and b"MissingContentLength" in chunked.content
+    assert unknown.status_code == 403
+    assert stored.status_code == 200 and stored.headers["ETag"]
+    assert [p["status"] for p in fake.storage_puts()] == [403, 400, 411, 403, 200]
+    assert fake.storage_puts()[-1]["contentType"] == "image/jpeg"
+    assert httpx.get(target).content == data
+    assert fake.requests("create-post")[0]["headers"]["x-publora-key"] == KEY  # the API still wants it
+
+
+def test_complete_media_probes_the_bytes(fake: FakePublora, api: httpx.Client) -> None:
+    group_id = draft(api, fake.add_connection("twitter", "1", username="acme"))
+    upload = upload_url(api, group_id, name="clip.mp4", mime="video/mp4").json()
+
+    empty = api.post(f"/complete-media/{upload['mediaId']}")
+    assert empty.status_code == 400 and empty.json()["code"] == "PROBE_FAILED"
+    assert fake.media(group_id)[0]["status"] == "failed"
+    httpx.put(upload["uploadUrl"], content=b"\x00" * 64, headers={"Content-Type": "video/mp4"})
+    done = api.post(f"/complete-media/{upload['mediaId']}")
+
+    assert done.status_code == 200
+    media_file = done.json()["mediaFile"]
+    assert (media_file["_id"], media_file["type"], media_file["status"]) == (
+        upload["mediaId"],
+        "video",
+        "ready",
+    )
+    assert media_file["metadata"] == {"size": 64}
+    assert api.post("/complete-media/123").json()["code"] == "INVALID_MEDIA_FILE_ID"
+    missing = api.post("/complete-media/0123456789abcdef01234567")
+    assert missing.status_code == 404 and missing.json()["code"] == "MEDIA_FILE_NOT_FOUND"
+    events = [entry["event"] for entry in fake.logs(group_id)]
+    assert events == ["media_finalize_failed", "media_finalize_succeeded"]
+
+
+def test_scheduling_needs_ready_media(fake: FakePublora, api: httpx.Client) -> None:
+    ig = fake.add_connection("instagram", "1784", username="acme")
+    group_id = draft(api, ig)
+    schedule = {"status": "scheduled", "scheduledTime": soon()}
+
+    required = api.put(f"/update-post/{group_id}", json=schedule).json()
+    assert required["validation"]["errors"][0]["code"] == "MEDIA_REQUIRED"
+    upload = upload_url(api, group_id).json()
+    not_ready = api.put(f"/update-post/{group_id}", json=schedule)
+    assert not_ready.status_code == 400 and not_ready.json()["code"] == "MEDIA_NOT_READY"
+    # Bytes that arrived without complete-media are probed when the post is scheduled.
+    httpx.put(upload["uploadUrl"], content=b"jpeg", headers={"Content-Type": "image/jpeg"})
+    scheduled = api.put(f"/update-post/{group_id}", json=schedule)
+
+    assert scheduled.status_code == 200 and scheduled.json()["postGroup"]["status"] == "scheduled"
+    assert fake.media(group_id)[0]["status"] == "ready"
+
+
+def test_youtube_needs_a_video(fake: FakePublora, api: httpx.Client) -> None:
+    group_id = draft(api, fake.add_connection("youtube", "UCabc", username="Acme"))
+    upload = upload_url(api, group_id).json()
+    httpx.put(upload["uploadUrl"], content=b"jpeg", headers={"Content-Type": "image/jpeg"})
+    answer = api.put(f"/update-post/{group_id}", json={"status": "scheduled", "scheduledTime": soon()})
+    assert [e["code"] for e in answer.json()["validation"]["errors"]] == ["VIDEO_REQUIRED"]
+
+
+def test_media_on_a_scheduled_post_demotes_it(fake: FakePublora, api: httpx.Client) -> None:
+    x = fake.add_connection("twitter", "1", username="acme")
+    group_id = create(api, {"content": "hi", "platforms": [x], "scheduledTime": soon()}).json()["postGroupId"]
+
+    attached = upload_url(api, group_id).json()
+
+    assert attached["postGroupDemoted"] is True and "schedule it again" in attached["message"]
+    assert fake.groups()[group_id]["status"] == "draft"
+    assert {p["status"] for p in fake.groups()[group_id]["posts"]} == {"draft"}
+
+
+def test_delete_media(fake: FakePublora, api: httpx.Client) -> None:
+    group_id = draft(api, fake.add_connection("twitter", "1", username="acme"))
+    media_id = upload_url(api, group_id).json()["mediaId"]
+    assert api.delete(f"/media/{media_id}").json() == {"success": True}
+    assert fake.media(group_id) == []
+    assert api.delete(f"/media/{media_id}").status_code == 404
+    assert api.delete("/media/nope").json() == {"error": "Invalid mediaId"}
+
+
+def test_deleting_a_post_removes_its_media(fake: FakePublora, api: httpx.Client) -> None:
+    group_id = draft(api, fake.add_connection("twitter", "1", username="acme"))
+    upload = upload_url(api, group_id).json()
+    httpx.put(upload["uploadUrl"], content=b"jpeg", headers={"Content-Type": "image/jpeg"})
+    api.delete(f"/delete-post/{group_id}")
+    assert httpx.get(upload["uploadUrl"]).status_code == 404
+
+
+# -- webhooks (§8) ----------------------------------------------------------------------------------
+
+SECRET = "whsec_test"
+
+
+def test_webhooks_are_signed_per_target(fake: FakePublora, api: httpx.Client) -> None:
+    x = fake.add_connection("twitter", "1", username="acme")
+    tg = fake.add_connection("telegram", "-100123", username="acmenews")
+    fake.fail_account(tg, message="Bot was kicked")
+    with WebhookInbox() as inbox:
+        fake.set_webhook(inbox.url, SECRET)
+        group_id = create(
+            api, {"content": "hi", "platforms": [x, tg], "scheduledTime": iso(datetime.now(UTC))}
+        ).json()["postGroupId"]
+        fake.wait_for(lambda: len(inbox.received()) == 2, timeout=5)
+
+    by_event = {}
+    for delivery in inbox.received():
+        raw, headers = delivery["raw"], delivery["headers"]
+        assert headers["X-Publora-Signature"] == hmac.new(SECRET.encode(), raw, hashlib.sha256).hexdigest()
+        assert headers["Content-Type"] == "application/json"
+        body = json.loads(raw)
+        assert headers["X-Publora-Event"] == body["event"] and body["version"] == "1"
+        by_event[body["event"]] = body["data"]
+    [posted] = fake.published(x)
+    assert by_event["post.published"] == {
+        "postId": posted["postId"],
+        "postGroupId": group_id,
+        "platform": "twitter",
+        "platformId": "1",
+        "postedId": posted["postedId"],
+        "permalink": None,
+        "publishedAt": posted["publishedAt"],
+    }
+    failed = by_event["post.failed"]
+    assert set(failed) == {"postId", "postGroupId", "platform", "error", "failedAt"}
+    assert failed["error"] == {"code": "PLATFORM_AUTH_EXPIRED", "message": "Bot was kicked"}
+    deliveries = fake.webhook_deliveries()
+    assert [d["status"] for d in deliveries] == [200, 200]
+    assert [d["raw"] for d in deliveries] == [d["raw"] for d in inbox.received()]  # the bytes sent = signed
+
+
+def test_only_subscribed_events_are_sent(fake: FakePublora, api: httpx.Client) -> None:
+    x = fake.add_connection("twitter", "1", username="acme")
+    with WebhookInbox() as inbox:
+        fake.set_webhook(inbox.url, SECRET, events=("post.scheduled", "post.demoted"))
+        group_id = create(api, {"content": "hi", "platforms": [x], "scheduledTime": soon()}).json()[
+            "postGroupId"
+        ]
+        media_id = upload_url(api, group_id).json()["mediaId"]
+        fake.wait_for(lambda: len(inbox.received()) == 2, timeout=5)
+    events = [json.loads(d["raw"]) for d in inbox.received()]
+    assert [e["event"] for e in events] == ["post.scheduled", "post.demoted"]
+    assert events[0]["data"]["platforms"] == [x]
+    assert events[1]["data"] == {
+        "postGroupId": group_id,
+        "reason": "media_changed",
+        "changeType": "attach",
+        "mediaFileId": media_id,
+    }
+
+
+def test_failing_webhooks_are_counted_and_switched_off(fake: FakePublora, api: httpx.Client) -> None:
+    ids = [fake.add_connection(p, str(n), username="acme") for n, p in enumerate(PLATFORMS_TEXT_ONLY)]
+    with WebhookInbox(status=500) as inbox:
+        fake.set_webhook(inbox.url, SECRET)
+        create(api, {"content": "hi", "platforms": ids, "scheduledTime": iso(datetime.now(UTC))})
+        fake.wait_for(lambda: len(fake.webhook_deliveries()) == 5, timeout=5)
+        hook = fake.webhook()
+        assert hook is not None and (hook["isActive"], hook["failureCount"]) == (False, 5)
+        create(api, {"content": "again", "platforms": ids[:1], "scheduledTime": iso(datetime.now(UTC))})
+        fake.wait_for(lambda: len(fake.published()) == 6, timeout=5)
+    assert len(fake.webhook_deliveries()) == 5  # one attempt each, none after switching off
+    assert {d["status"] for d in fake.webhook_deliveries()} == {500}
+
+
+def test_an_unreachable_webhook_is_a_counted_failure(fake: FakePublora, api: httpx.Client) -> None:
+    with WebhookInbox() as gone:
+        url = gone.url
+    x = fake.add_connection("twitter", "1", username="acme")
+    fake.set_webhook(url, SECRET)
+    create(api, {"content": "hi", "platforms": [x], "scheduledTime": iso(datetime.now(UTC))})
+    [delivery] = fake.wait_for(fake.webhook_deliveries, timeout=5)
+    assert delivery["status"] is None and delivery["error"] == "ConnectError"
+    assert fake.webhook() == {
+        "url": url,
+        "events": ["post.published", "post.failed"],
+        "isActive": True,
+        "failureCount": 1,
+        "lastTriggeredAt": fake.webhook_deliveries()[0]["body"]["timestamp"],
+    }
+
+
+def test_send_webhook_delivers_hand_made_events(fake: FakePublora) -> None:
+    data = {"postGroupId": "507f1f77bcf86cd799439011", "platform": "twitter", "error": {"code": "X"}}
+    with pytest.raises(RuntimeError, match="set_webhook first"):
+        fake.send_webhook("post.failed", data)
+    with WebhookInbox(status=204) as inbox:
+        fake.set_webhook(inbox.url, SECRET)
+        assert fake.send_webhook("post.failed", data) == 204
+        assert fake.send_webhook("post.failed", data, secret="other") == 204
+        inbox.status = 401
+        assert fake.send_webhook("post.failed", data, signature="sha256=forged") == 401
+        first, other, forged = inbox.received()
+    assert (
+        first["headers"]["X-Publora-Signature"]
+        == hmac.new(SECRET.encode(), first["raw"], hashlib.sha256).hexdigest()
+    )
+    assert (
+        other["headers"]["X-Publora-Signature"]
+        == hmac.new(b"other", other["raw"], hashlib.sha256).hexdigest()
+    )
+    assert forged["headers"]["X-Publora-Signature"] == "sha256=forged"
+    assert json.loads(forged["raw"])["data"] == data
+    assert [d["status"] for d in fake.webhook_deliveries()] == [204, 204, 401]
+    hook = fake.webhook()
+    assert hook is not None and hook["failureCount"] == 0  # hand-made sends do not count

@@ -240,6 +240,14 @@ def claim_follow_ups(
     return [Claim(post_id=row[0], claims=row[1], owner=owner) for row in rows]
 
 
+def attempt_by_external_id(session: Session, *, provider: str, external_id: str) -> PublishAttempt | None:
+    return session.exec(
+        select(PublishAttempt)
+        .where(PublishAttempt.provider == provider, PublishAttempt.external_id == external_id)
+        .order_by(col(PublishAttempt.id).desc())
+    ).first()
+
+
 def take_lease(
     session: Session,
     *,

@@ -58,7 +58,12 @@ _UPLOAD_TYPES = {
     MediaKind.VIDEO: "video",
     MediaKind.DOCUMENT: "document",
 }
-_MEDIA_WORDS = {MediaKind.GIF: "GIF", MediaKind.DOCUMENT: "document", MediaKind.VIDEO: "video"}
+_MEDIA_WORDS = {
+    MediaKind.IMAGE: "image",
+    MediaKind.GIF: "GIF",
+    MediaKind.VIDEO: "video",
+    MediaKind.DOCUMENT: "document",
+}
 #: §3/§5b: create-post imports at most this many `mediaUrls`.
 MAX_MEDIA_URLS = 10
 # Media rows of get-post (§5) that name a file already attached by an earlier try of a submission.
@@ -113,7 +118,7 @@ class _Connection:
 
 
 class PubloraProvider(HttpProvider):
-    """Publishes text posts through Publora (https://api.publora.com/api/v1)."""
+    """Publishes posts, with their images and videos, through Publora (https://api.publora.com/api/v1)."""
 
     name = "publora"
     display_name = "Publora"
@@ -317,7 +322,7 @@ class PubloraProvider(HttpProvider):
             answer = self.request("POST", f"/complete-media/{_segment(media_id)}")
         except ProviderRejected:
             return False  # PROBE_FAILED and friends: the earlier try's bytes never arrived (or are bad)
-        return _media_status(answer) == "ready"
+        return _media_status(answer)[0] == "ready"
 
     def _upload(self, group_id: str, media: MediaFile) -> None:
         kind = _UPLOAD_TYPES[media.kind]
@@ -341,11 +346,11 @@ class PubloraProvider(HttpProvider):
         self._put_bytes(media, upload_url)
         # complete-media probes the bytes now (503 PROBE_* answers are retried like any retry-safe 5xx),
         # so a bad file is named here rather than by a vaguer MEDIA_NOT_READY at scheduling.
-        status = _media_status(self.request("POST", f"/complete-media/{_segment(media_id)}"))
+        status, reason = _media_status(self.request("POST", f"/complete-media/{_segment(media_id)}"))
         if status == "ready":
             return
         if status == "failed":
-            raise ProviderRejected(self.display_name, "Publora's check of the file failed")
+            raise ProviderRejected(self.display_name, reason or "Publora's check of the file failed")
         raise ProviderUnavailable(self.display_name, f"the file is still being checked (status {status!r})")
 
     def _put_bytes(self, media: MediaFile, upload_url: str) -> None:
@@ -824,13 +829,16 @@ def _take_entry(entries: list[Mapping[str, Any]], name: str) -> Mapping[str, Any
 
 
 def _media_word(media: MediaFile) -> str:
-    return _MEDIA_WORDS.get(media.kind, "image")
+    return _MEDIA_WORDS.get(media.kind, "file")
 
 
-def _media_status(answer: Any) -> str:
+def _media_status(answer: Any) -> tuple[str, str | None]:
+    """(status, failureReason) of the `mediaFile` in a complete-media answer."""
     media_file = answer.get("mediaFile") if isinstance(answer, Mapping) else None
-    status = _text(media_file.get("status")) if isinstance(media_file, Mapping) else None
-    return (status or "unknown").lower()
+    if not isinstance(media_file, Mapping):
+        return "unknown", None
+    status = (_text(media_file.get("status")) or "unknown").lower()
+    return status, _text(media_file.get("failureReason"))
 
 
 def _storage_error(response: httpx.Response) -> str:

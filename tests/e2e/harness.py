@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -77,3 +78,20 @@ class AppProcess:
 
     def logs(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+
+def message_text(message: dict[str, Any]) -> str:
+    """Everything a reader sees in a message: its fallback text and every block, as one string."""
+    parts = [message.get("text") or ""]
+    for block in message.get("blocks") or []:
+        parts.append(str(block))
+    return "\n".join(parts)
+
+
+def button_ids(message: dict[str, Any]) -> list[str]:
+    return [
+        e.get("action_id", "")
+        for b in message.get("blocks") or []
+        if b.get("type") == "actions"
+        for e in b["elements"]
+    ]

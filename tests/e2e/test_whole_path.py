@@ -15,6 +15,8 @@ import pytest
 
 from tests.conftest import drop_postgres_database, fresh_postgres_database
 from tests.e2e.harness import SIGNING_SECRET, AppProcess
+from tests.e2e.harness import button_ids as _buttons
+from tests.e2e.harness import message_text as _text
 from tests.fakes.publora import FakePublora
 from tests.fakes.slack_api import FakeSlack
 from tests.fakes.slack_client import SlackClient
@@ -67,22 +69,6 @@ class World:
 
     def replies(self, root: dict) -> list[str]:
         return [_text(m) for m in self.slack.replies(APPROVALS, root["ts"])]
-
-
-def _text(message: dict) -> str:
-    parts = [message.get("text") or ""]
-    for block in message.get("blocks") or []:
-        parts.append(str(block))
-    return "\n".join(parts)
-
-
-def _buttons(message: dict) -> list[str]:
-    return [
-        e.get("action_id", "")
-        for b in message.get("blocks") or []
-        if b.get("type") == "actions"
-        for e in b["elements"]
-    ]
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])

@@ -1,0 +1,265 @@
+"""The three providers through the Slack flow, with Postgate as its own process in HTTP mode.
+
+Fake Slack, Publora, Publer and Postoria all run over loopback. Each test drafts in the modal, approves
+in the channel and reads what the thread, the root message and the provider ended up with.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import struct
+import zlib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.conftest import drop_postgres_database, fresh_postgres_database
+from tests.e2e.harness import SIGNING_SECRET, AppProcess, button_ids, message_text
+from tests.fakes.postoria import FakePostoria
+from tests.fakes.publer import FakePubler
+from tests.fakes.publora import FakePublora
+from tests.fakes.slack_api import FakeSlack
+from tests.fakes.slack_client import SlackClient
+
+pytestmark = pytest.mark.e2e
+
+AUTHOR, ANA, EVE = "U0AUTHOR", "U0ANA", "U0EVE"
+APPROVALS, GENERAL = "C0APPROVALS", "C0GENERAL"
+PUBLORA_KEY = "sk_test_0123456789.abcdef"
+PUBLER_KEY = "publer-key-5c1f0e9d8b7a6f5e4d3c"
+POSTORIA_KEY = "pst_live_fake_0123456789abcdef"
+WEBHOOK_SECRET = "whsec-publora-3b9f1c2d"
+
+
+def png_bytes() -> bytes:
+    """A real 1×1 PNG, so anything that probes the bytes sees an image."""
+    raw = b"\x00\xff\x00\x00"
+    ihdr = struct.pack(">IIBBBBB", 1, 1, 8, 2, 0, 0, 0)
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    return (
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b"")
+    )
+
+
+def mp4_bytes() -> bytes:
+    """The start of an MP4 (an ftyp box) padded to a plausible size; the fakes check type and size only."""
+    return struct.pack(">I", 24) + b"ftypisom" + b"\x00\x00\x02\x00isomiso2" + b"\x00" * 4096
+
+
+@dataclass
+class Fakes:
+    slack: FakeSlack
+    publora: FakePublora
+    publer: FakePubler
+    postoria: FakePostoria
+
+
+class World:
+    def __init__(self, fakes: Fakes, env: dict[str, str], tmp_path: Path) -> None:
+        self.fakes = fakes
+        self.slack = fakes.slack
+        self.env = env
+        self.tmp_path = tmp_path
+        self.app = self.start_app()
+        self.client = SlackClient(app_url=self.app.events_url, signing_secret=SIGNING_SECRET, fake=self.slack)
+
+    def start_app(self) -> AppProcess:
+        return AppProcess(env=self.env, log_path=self.tmp_path / "postgate.log", cwd=self.tmp_path).start()
+
+    def restart_app(self, *, kill: bool) -> None:
+        import signal
+
+        self.app.stop(signal.SIGKILL if kill else signal.SIGTERM)
+        self.app = self.start_app()
+        self.client.close()
+        self.client = SlackClient(app_url=self.app.events_url, signing_secret=SIGNING_SECRET, fake=self.slack)
+
+    def open_composer(self, user: str = AUTHOR) -> dict[str, Any]:
+        before = {v["id"] for v in self.slack.views(user)}
+        assert self.client.slash_command(user, "/post", "", channel_id=GENERAL).status_code == 200
+        return self.slack.wait_for(
+            lambda: next(
+                (
+                    v
+                    for v in self.slack.views(user)
+                    if v["callback_id"] == "postgate_compose"
+                    and v["id"] not in before
+                    and any(b.get("block_id") == "targets" for b in v["blocks"])
+                ),
+                None,
+            )
+        )
+
+    @staticmethod
+    def option(view: dict[str, Any], account_id: str) -> str:
+        block = next(b for b in view["blocks"] if b.get("block_id") == "targets")
+        for group in block["element"]["option_groups"]:
+            for option in group["options"]:
+                if option["value"].endswith("|" + account_id):
+                    return str(option["value"])
+        raise AssertionError(f"{account_id} not offered")
+
+    def draft(self, text: str, account_ids: list[str], **inputs: Any) -> dict[str, Any]:
+        """Draft through the modal and return the approval request it produced."""
+        count = len(self.roots())
+        view = self.open_composer()
+        values: dict[str, Any] = {"text": text, "targets": [self.option(view, a) for a in account_ids]}
+        values.setdefault("when", "on_approval")
+        values.update(inputs)
+        response = self.client.submit_view(AUTHOR, view["id"], values)
+        assert response.status_code == 200 and response.content in (b"", b"{}"), response.text
+        return self.slack.wait_for(lambda: self.roots()[count] if len(self.roots()) > count else None)
+
+    def approve(self, root: dict[str, Any], user: str = ANA) -> None:
+        self.client.click(user, channel_id=APPROVALS, message=root, action_id="postgate_approve")
+
+    def roots(self) -> list[dict[str, Any]]:
+        return self.slack.messages(APPROVALS)
+
+    def replies(self, root: dict[str, Any]) -> list[str]:
+        """The thread as read: each reply's text (Postgate's replies say everything in their text)."""
+        return [m.get("text") or "" for m in self.slack.replies(APPROVALS, root["ts"])]
+
+    def wait_for_reply(self, root: dict[str, Any], needle: str, timeout: float = 30.0) -> str:
+        return self.slack.wait_for(
+            lambda: next((r for r in self.replies(root) if needle in r), None), timeout=timeout
+        )
+
+    def root_now(self, root: dict[str, Any]) -> dict[str, Any]:
+        return self.slack.message(APPROVALS, root["ts"])
+
+    def upload(self, file_id: str, name: str, content: bytes, mimetype: str) -> str:
+        self.slack.add_file(file_id, name, content, mimetype=mimetype, user=AUTHOR)
+        return file_id
+
+
+def make_fakes(**overrides: Any) -> Fakes:
+    slack = FakeSlack().start()
+    for user, name, tz in [(AUTHOR, "alex", "Europe/Berlin"), (ANA, "ana", "UTC"), (EVE, "eve", "UTC")]:
+        slack.add_user(user, name, tz=tz)
+    slack.add_channel(APPROVALS, "social-approvals", members=[AUTHOR, ANA, EVE])
+    slack.add_channel(GENERAL, "general", members=[AUTHOR, ANA, EVE])
+    return Fakes(
+        slack=slack,
+        publora=FakePublora(api_key=PUBLORA_KEY, publish_delay=0.3, tick=0.05).start(),
+        publer=FakePubler(api_key=PUBLER_KEY, **overrides.get("publer", {})).start(),
+        postoria=FakePostoria(api_key=POSTORIA_KEY, **overrides.get("postoria", {})).start(),
+    )
+
+
+def app_env(fakes: Fakes, database_url: str, **extra: str) -> dict[str, str]:
+    return {
+        "SLACK_BOT_TOKEN": fakes.slack.bot_token,
+        "SLACK_API_URL": fakes.slack.url,
+        "DATABASE_URL": database_url,
+        "POSTGATE_APPROVAL_CHANNEL": APPROVALS,
+        "POSTGATE_APPROVERS": ANA,
+        "PUBLORA_API_KEY": PUBLORA_KEY,
+        "PUBLORA_BASE_URL": fakes.publora.url,
+        "PUBLORA_WEBHOOK_SECRET": WEBHOOK_SECRET,
+        "PUBLER_API_KEY": PUBLER_KEY,
+        "PUBLER_WORKSPACE_ID": fakes.publer.workspace_id,
+        "PUBLER_BASE_URL": fakes.publer.url,
+        "POSTORIA_API_KEY": POSTORIA_KEY,
+        "POSTORIA_WORKSPACE_ID": str(fakes.postoria.workspace_id),
+        "POSTORIA_BASE_URL": fakes.postoria.url,
+        "POSTGATE_SWEEP_SECONDS": "2",
+        "POSTGATE_FOLLOW_POLL_SECONDS": "0.5",
+        **extra,
+    }
+
+
+@pytest.fixture
+def world_factory(tmp_path: Path) -> Iterator[Callable[..., World]]:
+    """Builds a world on SQLite (or the given database URL) with fake overrides and extra settings."""
+    built: list[World] = []
+
+    def build(database_url: str | None = None, fakes: dict[str, Any] | None = None, **extra: str) -> World:
+        all_fakes = make_fakes(**(fakes or {}))
+        url = database_url or f"sqlite:///{tmp_path / 'postgate.db'}"
+        world = World(all_fakes, app_env(all_fakes, url, **extra), tmp_path)
+        built.append(world)
+        return world
+
+    yield build
+    for world in built:
+        world.app.stop()
+        world.client.close()
+        for fake in (world.fakes.publora, world.fakes.publer, world.fakes.postoria, world.fakes.slack):
+            fake.stop()
+        logs = world.app.logs()
+        for secret in (
+            world.slack.bot_token,
+            SIGNING_SECRET,
+            PUBLORA_KEY,
+            PUBLER_KEY,
+            POSTORIA_KEY,
+            WEBHOOK_SECRET,
+        ):
+            assert secret not in logs, "a secret reached the logs"
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'postgate.db'}"
+        return
+    admin = request.getfixturevalue("postgres_url")
+    url, name = fresh_postgres_database(admin)
+    yield url
+    drop_postgres_database(admin, name)
+
+
+def test_one_post_with_an_image_goes_to_all_three_providers(
+    world_factory: Callable[..., World], database_url: str
+) -> None:
+    world = world_factory(database_url)
+    publora_x = world.fakes.publora.add_connection(
+        "twitter", "1111", username="acme", display_name="Acme on X"
+    )
+    publer_li = world.fakes.publer.add_account("linkedin", "Acme Inc")
+    postoria_bsky = str(world.fakes.postoria.add_account("bluesky", "acme.bsky.social")["id"])
+    world.fakes.postoria.add_queue("Weekday slots", next_slot=datetime.now(UTC) + timedelta(days=1))
+
+    view = world.open_composer()
+    groups = next(b for b in view["blocks"] if b.get("block_id") == "targets")["element"]["option_groups"]
+    assert [g["label"]["text"] for g in groups] == ["Publora", "Publer", "Postoria"]
+    labels = str(groups)
+    assert (
+        "X · Acme on X" in labels
+        and "LinkedIn · Acme Inc" in labels
+        and "Bluesky · acme.bsky.social" in labels
+    )
+    when = next(b for b in view["blocks"] if b.get("block_id") == "when")
+    assert "Add to a Postoria queue" in str(when)
+    assert "Weekday slots" in str(next(b for b in view["blocks"] if b.get("block_id") == "queue"))
+
+    image = world.upload("F0IMAGE1", "launch.png", png_bytes(), "image/png")
+    root = world.draft("Launch day!", [publora_x, publer_li, postoria_bsky], media_files=[image])
+    assert "launch.png" in message_text(root) and "(image)" in message_text(root)
+    world.approve(root)
+    report = world.wait_for_reply(root, "Published.")
+    assert report.count("view post") == 3
+    assert "X · Acme on X" in report and "LinkedIn · Acme Inc" in report and "Bluesky" in report
+
+    # Each provider got its own submission, with the image through its own media flow.
+    assert len(world.fakes.publora.requests("create-post")) == 1
+    [put] = world.fakes.publora.storage_puts()
+    assert put["contentType"] == "image/png" and put["size"] == len(png_bytes())
+    assert [m["size"] for m in world.fakes.publer.media()] == [len(png_bytes())]
+    [stored] = world.fakes.postoria.storage_puts()
+    assert stored["size"] == len(png_bytes())
+    assert len(world.fakes.publora.published()) == len(world.fakes.publer.published()) == 1
+    assert len(world.fakes.postoria.published()) == 1
+    assert "Published" in message_text(world.root_now(root))
+    assert sum("Published." in r for r in world.replies(root)) == 1
