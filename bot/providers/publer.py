@@ -74,7 +74,7 @@ _NOT_FOUND_GRACE = timedelta(minutes=10)
 _MAX_PAGES = 25
 _FINISHED_JOBS_KEPT = 512
 _SCOPES_HINT = (
-    "Check that the API key has the scopes Postgate needs (accounts, posts, media, job_status, users), "
+    "Check that the API key has the scopes Postgate needs (accounts, posts, media, job_status), "
     "that the workspace id belongs to a workspace the key can use, and that the Publer plan includes "
     "API access."
 )
@@ -168,7 +168,7 @@ class PublerProvider(HttpProvider):
         job_poll_interval: float = 1.0,
         job_wait: float = 60.0,
     ) -> None:
-        # The workspace header is not needed for /users/me and /workspaces, but Publer ignores it there.
+        # Every request carries the workspace header; only /users/me and /workspaces do without it (§1).
         client = httpx.Client(
             base_url=base_url,
             headers={
@@ -208,7 +208,13 @@ class PublerProvider(HttpProvider):
         return self._accounts()[0]
 
     def check_credentials(self) -> str:
-        me = self.request("GET", "/users/me")
+        try:
+            me = self.request("GET", "/users/me")
+        except ProviderAuthError as error:
+            if error.status != 403:
+                raise
+            # Scopes are per key (§1): one without `users` can still post, and /accounts tests the rest.
+            me = None
         who = None
         if isinstance(me, Mapping):
             who = _text(me.get("name")) or _text(me.get("first_name")) or _text(me.get("email"))
@@ -270,7 +276,9 @@ class PublerProvider(HttpProvider):
         effective = now if immediate else request.publish_at
         notes: tuple[str, ...] = ()
         if immediate and not request.immediate:
-            notes = ("Publer needs a minute's notice for a scheduled time, so the post went out right away.",)
+            notes = (
+                "Publer needs a minute's notice for a scheduled time, so Postgate had it publish right away.",
+            )
         return SubmissionReceipt(
             external_id=_Reference(job_id, (), effective).encode(), effective_time=effective, notes=notes
         )
@@ -375,7 +383,8 @@ class PublerProvider(HttpProvider):
     def _import(self, media: MediaFile) -> Mapping[str, Any]:
         """`POST /media/from-url`, then follow its job until Publer has fetched the file (§5b)."""
         body = {
-            # Snake case as real clients send it; one docs version spells the flags in camel case (§5b).
+            # Snake case as real clients send it; one docs version spells the flags in camel case (§5b,
+            # UNCONFIRMED which is canonical).
             "media": [{"url": media.url, "name": media.name}],
             "type": "single",
             "direct_upload": True,
@@ -425,6 +434,8 @@ class PublerProvider(HttpProvider):
     # -- state ------------------------------------------------------------------------------------
 
     def fetch_state(self, external_id: str, request: SubmitRequest) -> PublicationState:
+        # A complete job only says which accounts Publer refused; whether it also means "live" for an
+        # immediate post is UNCONFIRMED (§6), so every other account's outcome comes from its post.
         reference = _Reference.parse(external_id)
         failures = _Failures({}, ())
         if reference.job_id is not None:
@@ -518,8 +529,10 @@ class PublerProvider(HttpProvider):
         self, account_ids: Sequence[str], earliest: datetime, latest: datetime
     ) -> list[Mapping[str, Any]]:
         """Every post of `account_ids` Publer lists for the days around [earliest, latest]."""
-        # `from`/`to` are dates in the OpenAPI schema and may be read in the workspace's time zone, so the
-        # query spans a day more on each side; the exact window is applied by matching.
+        # `from`/`to` are dates in the OpenAPI schema, datetimes in the prose (UNCONFIRMED), and may be read
+        # in the workspace's time zone: dates a day wider on each side are right for every reading, and
+        # the exact window is applied by matching. Pages are counted here from 0, never taken from the
+        # echoed `page`, whose base is UNCONFIRMED (§12).
         params: dict[str, Any] = {
             "account_ids[]": list(account_ids),
             "state": "all",
@@ -617,7 +630,11 @@ class PublerProvider(HttpProvider):
             self._explain_kept(reference, request, {i: waiting[i] for i in kept})
 
     def _explain_kept(self, reference: _Reference, request: SubmitRequest, kept: Mapping[str, str]) -> None:
-        """Publer left `kept` (post id → account id) in place: re-read to say why (§7)."""
+        """Publer left `kept` (post id → account id) in place: re-read to say why.
+
+        That undeletable ids are simply missing from `deleted_ids` is UNCONFIRMED (§7); reading the posts
+        again settles it either way.
+        """
         _, listed = self._locate(reference, request, skip=set())
         now = self._clock.now()
         live, due, refused = [], [], []

@@ -70,6 +70,10 @@ class RateLimiter:
         # Monotonic times of the slots handed out (past and reserved future ones), oldest first.
         self._slots: deque[float] = deque()
         self._blocked_until = 0.0
+        # Slots are spaced by the window plus a little: a request reaches the server a few milliseconds
+        # after its slot, and not always equally late, so an exact window lets the occasional pair
+        # arrive just inside the server's window.
+        self._window = rate.window * 1.01 + 0.15
 
     def acquire(self, max_wait: float) -> float:
         """Take one request slot, sleeping until it is due; returns the seconds waited.
@@ -82,7 +86,7 @@ class RateLimiter:
             # Slots never go backwards: first come, first served, and the window check below stays exact.
             slot = max(now, self._blocked_until, self._slots[-1] if self._slots else now)
             if len(self._slots) >= self.rate.limit:
-                slot = max(slot, self._slots[-self.rate.limit] + self.rate.window)
+                slot = max(slot, self._slots[-self.rate.limit] + self._window)
             wait = slot - now
             if wait > max_wait:
                 raise ProviderBudgetExhausted(
@@ -115,6 +119,6 @@ class RateLimiter:
         return unix_time - self._wall()
 
     def _forget(self, now: float) -> None:
-        horizon = now - self.rate.window
+        horizon = now - self._window
         while self._slots and self._slots[0] <= horizon:
             self._slots.popleft()

@@ -263,3 +263,203 @@ def test_one_post_with_an_image_goes_to_all_three_providers(
     assert len(world.fakes.postoria.published()) == 1
     assert "Published" in message_text(world.root_now(root))
     assert sum("Published." in r for r in world.replies(root)) == 1
+
+
+@pytest.mark.parametrize("provider", ["publora", "publer", "postoria"])
+def test_a_video_post_partly_fails_and_the_thread_says_where(
+    world_factory: Callable[..., World], provider: str
+) -> None:
+    world = world_factory()
+    fakes = world.fakes
+    if provider == "publora":
+        good = fakes.publora.add_connection(
+            "linkedin", "Tz9W5i6ZYG", username="acme-inc", display_name="Acme Inc"
+        )
+        bad = fakes.publora.add_connection(
+            "facebook", "5550001", username="acmepage", display_name="Acme Page"
+        )
+        fakes.publora.fail_account(bad, code="PLATFORM_AUTH_EXPIRED", message="Error validating access token")
+    elif provider == "publer":
+        good = fakes.publer.add_account("linkedin", "Acme Inc")
+        bad = fakes.publer.add_account("facebook", "Acme Page", account_type="page")
+        fakes.publer.fail_account(bad, "The page token is no longer valid", at="publish")
+    else:
+        good = str(fakes.postoria.add_account("linkedin", "Acme Inc")["id"])
+        bad = str(fakes.postoria.add_account("facebook", "Acme Page")["id"])
+        fakes.postoria.fail_account(bad, "Facebook rejected the video: unsupported codec")
+
+    video = world.upload("F0VIDEO1", "teaser.mp4", mp4_bytes(), "video/mp4")
+    root = world.draft("Our teaser is out", [good, bad], media_files=[video])
+    assert "teaser.mp4" in message_text(root) and "(video)" in message_text(root)
+    world.approve(root)
+    report = world.wait_for_reply(root, "Published on some accounts only.")
+    lines = report.splitlines()
+    ok_line = next(line for line in lines if "Acme Inc" in line)
+    failed_line = next(line for line in lines if "Acme Page" in line)
+    assert ok_line.startswith("✅") and "view post" in ok_line
+    assert failed_line.startswith("❌")
+    reason = {
+        "publora": "reconnect it in Publora",
+        "publer": "The page token is no longer valid",
+        "postoria": "unsupported codec",
+    }[provider]
+    assert reason in failed_line
+    assert "Partly published" in message_text(world.root_now(root))
+    author_dms = world.slack.dms(AUTHOR)
+    world.slack.wait_for(lambda: any("some accounts" in m["text"] for m in world.slack.dms(AUTHOR)))
+    assert author_dms is not None
+
+
+def test_a_rate_limit_storm_on_publer_reaches_no_one(world_factory: Callable[..., World]) -> None:
+    """30 posts due at once against Publer's limit (scaled: 20 requests per 2 s instead of 100 per 120 s)."""
+    world = world_factory(
+        fakes={"publer": {"rate_limit": (20, 2.0), "job_delay": 0.2, "publish_delay": 0.3}},
+        PUBLER_RATE_LIMIT="20/2s",
+    )
+    account = world.fakes.publer.add_account("twitter", "@acme")
+    roots = [world.draft(f"Storm post {n}", [account]) for n in range(30)]
+    for root in roots:
+        world.approve(root)
+    for root in roots:
+        world.wait_for_reply(root, "Published.", timeout=120)
+    assert world.fakes.publer.rate_limited == 0
+    creates = world.fakes.publer.requests("posts/schedule/publish") + world.fakes.publer.requests(
+        "posts/schedule"
+    )
+    assert len(creates) == 30
+    published = world.fakes.publer.published()
+    assert sorted(p["text"] for p in published) == sorted(f"Storm post {n}" for n in range(30))
+    for root in roots:
+        replies = world.replies(root)
+        assert sum("Published." in r for r in replies) == 1
+        assert not any("rate" in r.lower() for r in replies)
+
+
+@pytest.mark.parametrize("provider", ["publer", "postoria"])
+def test_a_crash_between_sending_and_recording_publishes_once(
+    world_factory: Callable[..., World], provider: str
+) -> None:
+    """Postgate is killed while the provider holds the create's answer; after a restart it looks before
+    sending again, finds the post, and follows it to the end."""
+    world = world_factory(POSTGATE_DISPATCH_LEASE_SECONDS="3", POSTGATE_PROVIDER_TIMEOUT="20")
+    fakes = world.fakes
+    if provider == "publer":
+        account = fakes.publer.add_account("twitter", "@acme")
+        endpoint, fake = "posts/schedule/publish", fakes.publer
+        fake.fail_next(endpoint, status=200, after_processing=True, delay=15.0)
+    else:
+        account = str(fakes.postoria.add_account("x", "@acme")["id"])
+        endpoint, fake = "create-post", fakes.postoria
+        fake.fail_next(endpoint, status=201, after_processing=True, delay=15.0)
+    root = world.draft("Sent once, whatever happens", [account])
+    world.approve(root)
+    fake.wait_for(lambda: fake.requests(endpoint), timeout=15)
+    world.restart_app(kill=True)
+
+    report = world.wait_for_reply(root, "Published.", timeout=60)
+    assert "view post" in report
+    assert len(fake.requests(endpoint)) == 1
+    assert len(fake.published()) == 1
+    assert sum("Published." in r for r in world.replies(root)) == 1
+    assert not any("A human needs to check" in r for r in world.replies(root))
+
+
+def _sign(body: bytes) -> str:
+    return hmac.new(WEBHOOK_SECRET.encode(), body, hashlib.sha256).hexdigest()
+
+
+def test_publora_webhooks_report_at_once_and_forged_ones_are_refused(
+    world_factory: Callable[..., World],
+) -> None:
+    # Polling every 10 minutes: a report within seconds can only come from the webhook.
+    world = world_factory(POSTGATE_FOLLOW_POLL_SECONDS="600")
+    publora = world.fakes.publora
+    x = publora.add_connection("twitter", "1111", username="acme", display_name="Acme on X")
+    webhook_url = f"{world.app.url}/webhooks/publora"
+
+    # Forged, unsigned and malformed deliveries are refused and change nothing.
+    forged = json.dumps({"version": "1", "event": "post.published", "data": {"postGroupId": "x"}}).encode()
+    for headers in ({"X-Publora-Signature": "00" * 32}, {}):
+        answer = httpx.post(
+            webhook_url, content=forged, headers={"Content-Type": "application/json", **headers}
+        )
+        assert answer.status_code == 401
+    assert (
+        httpx.post(
+            webhook_url, content=b"not json", headers={"X-Publora-Signature": _sign(b"not json")}
+        ).status_code
+        == 400
+    )
+
+    root = world.draft("Webhook-fast", [x])
+    publora.set_webhook(webhook_url, WEBHOOK_SECRET)
+    world.approve(root)
+    report = world.wait_for_reply(root, "Published.", timeout=20)
+    assert "x.com/i/web/status/" in report
+    deliveries = publora.webhook_deliveries()
+    assert deliveries and all(d["status"] == 200 for d in deliveries)
+
+    # A badly signed copy of a real event is refused; the post and its single report stay as they were.
+    [group_id] = publora.groups()
+    status = publora.send_webhook(
+        "post.failed",
+        {"postGroupId": group_id, "platform": "twitter", "error": {"code": "X", "message": "no"}},
+        signature="deadbeef",
+    )
+    assert status == 401
+    assert sum("Published." in r for r in world.replies(root)) == 1
+    assert "Published" in message_text(world.root_now(root))
+
+
+def test_cancelling_a_queued_postoria_post_withdraws_it(world_factory: Callable[..., World]) -> None:
+    world = world_factory()
+    postoria = world.fakes.postoria
+    account = str(postoria.add_account("linkedin", "Acme Inc")["id"])
+    queue = postoria.add_queue("Weekday slots", next_slot=datetime.now(UTC) + timedelta(days=1))["id"]
+    view = world.open_composer()
+    queue_block = next(b for b in view["blocks"] if b.get("block_id") == "queue")
+    option = queue_block["element"]["option_groups"][0]["options"][0]["value"]
+    assert option.endswith(f"|{queue}")
+    world.slack.close_view(view["id"])
+    root = world.draft("Queued for tomorrow", [account], when="queue", queue=option)
+    assert "queue “Weekday slots”" in message_text(root)
+    world.approve(root)
+    submitted = world.slack.wait_for(
+        lambda: (
+            (m := world.root_now(root))
+            and "postgate_cancel" in button_ids(m)
+            and "Handed to the provider" in message_text(m)
+            and m
+        )
+    )
+    [created] = postoria.requests("create-post")
+    assert created["json"]["publish_mode"] == "queue" and created["json"]["queue_id"] == queue
+
+    # Someone who is neither the author nor an approver cannot cancel it.
+    world.client.click(EVE, channel_id=APPROVALS, message=submitted, action_id="postgate_cancel")
+    refusal = world.slack.wait_for(lambda: world.slack.ephemerals(user=EVE))
+    assert "Only the author or an approver" in refusal[0]["text"]
+
+    world.client.click(AUTHOR, channel_id=APPROVALS, message=submitted, action_id="postgate_cancel")
+    world.wait_for_reply(root, "cancelled this post")
+    assert "Cancelled" in message_text(world.root_now(root))
+    assert postoria.requests("delete-post") and postoria.posts() == {}
+    told = world.slack.wait_for(lambda: world.slack.ephemerals(user=AUTHOR))
+    assert "Withdrawn from Postoria" in told[-1]["text"]
+
+
+def test_a_cancel_that_comes_too_late_says_so(world_factory: Callable[..., World]) -> None:
+    world = world_factory(fakes={"postoria": {"publish_delay": 30.0}})
+    postoria = world.fakes.postoria
+    account = str(postoria.add_account("linkedin", "Acme Inc")["id"])
+    root = world.draft("Going out right now", [account])
+    world.approve(root)
+    submitted = world.slack.wait_for(
+        lambda: (m := world.root_now(root)) and "postgate_cancel" in button_ids(m) and m
+    )
+    postoria.wait_for(lambda: any(p["status"] == "in_progress" for p in postoria.posts().values()))
+    world.client.click(ANA, channel_id=APPROVALS, message=submitted, action_id="postgate_cancel")
+    reply = world.wait_for_reply(root, "could not be stopped everywhere")
+    assert "Postoria" in reply and "may still go out" in reply
+    assert "Cancelled" not in message_text(world.root_now(root))
+    assert postoria.posts()  # still there: nothing was pretended

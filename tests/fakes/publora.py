@@ -7,7 +7,7 @@ rows on get-post) and webhook deliveries from a background thread. Behaviour fol
 `shared/providers/publora.md` (section numbers §n refer to it); `mediaUrls` are stored, never
 downloaded. Tests steer it with `add_connection`, `fail_account`, `fail_next`, `set_down`,
 `set_webhook`, `send_webhook` and inspect it with `requests`, `groups`, `published`, `media`,
-`storage_puts` and `webhook_deliveries`.
+`storage_puts`, `webhook` and `webhook_deliveries`. `WebhookInbox` is a receiving end for webhook tests.
 
 Usage::
 
@@ -576,7 +576,10 @@ class FakePublora:
         return reply
 
     def _serve_storage(self, method: str, path: str, headers: _Headers, raw: bytes) -> _Reply:
-        """The presigned-URL stand-in: no API key, the declared Content-Type, a length (as S3 wants)."""
+        """The presigned-URL stand-in: no API key, the declared Content-Type, a length (as S3 wants).
+
+        Storage is not Publora's API: `set_down` leaves it up; `fail_next("s3", ...)` steers it.
+        """
         token = unquote(path[len(STORAGE_PREFIX) + 1 :])
         with self._lock:
             self._requests.append(

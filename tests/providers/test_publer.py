@@ -199,6 +199,14 @@ def test_a_wrong_workspace_is_an_auth_error_with_a_hint(fake: FakePubler) -> Non
     assert "workspace id" in caught.value.message and "plan" in caught.value.message
 
 
+def test_a_key_without_the_users_scope_still_passes_the_check(
+    fake: FakePubler, provider: PublerProvider
+) -> None:
+    fake.add_account("twitter", "Acme")
+    fake.fail_next("users/me", status=403, body={"errors": ["Missing scope: users"]})
+    assert provider.check_credentials() == "the API key works; 1 account in this workspace"
+
+
 # -- submit -----------------------------------------------------------------------------------------
 
 
@@ -264,7 +272,7 @@ def test_a_time_less_than_a_minute_away_is_published_right_away(
 
     assert len(fake.requests(PUBLISH)) == 1 and fake.requests(SCHEDULE) == []
     assert receipt.notes == (
-        "Publer needs a minute's notice for a scheduled time, so the post went out right away.",
+        "Publer needs a minute's notice for a scheduled time, so Postgate had it publish right away.",
     )
 
 
