@@ -15,6 +15,8 @@ from pydantic import ValidationError
 
 from bot.db.migrate import alembic_config
 from bot.settings import Settings
+from tests.fakes.postoria import FakePostoria
+from tests.fakes.publer import FakePubler
 from tests.fakes.publora import FakePublora
 from tests.fakes.slack_api import FakeSlack
 
@@ -115,3 +117,50 @@ def test_migrate_then_doctor_reports_everything_in_plain_words(
     assert bad.returncode == 1
     assert "Slack refused the bot token: invalid_auth" in bad.stdout and "Invalid API key" in bad.stdout
     assert "sk_wrong.key" not in bad.stdout + bad.stderr and "xoxb-wrong" not in bad.stdout + bad.stderr
+
+
+def test_doctor_checks_every_configured_provider(
+    tmp_path: Path, fakes: tuple[FakeSlack, FakePublora]
+) -> None:
+    slack, publora = fakes
+    publora.add_connection("twitter", "1111", username="acme")  # a working one, tested by Publora
+    publer, postoria = FakePubler(api_key="publer-key-123456").start(), FakePostoria().start()
+    try:
+        publer.add_account("linkedin", "Acme Inc")
+        postoria.add_account("x", "@acme")
+        env = {
+            "SLACK_BOT_TOKEN": slack.bot_token,
+            "SLACK_SIGNING_SECRET": "signing-secret-xyz",
+            "SLACK_API_URL": slack.url,
+            "DATABASE_URL": f"sqlite:///{tmp_path / 'p.db'}",
+            "POSTGATE_APPROVAL_CHANNEL": "C0APPROVALS",
+            "POSTGATE_APPROVERS": "U0ANA",
+            "PUBLORA_API_KEY": "sk_test_0123456789.abcdef",
+            "PUBLORA_BASE_URL": publora.url,
+            "PUBLER_API_KEY": publer.api_key,
+            "PUBLER_WORKSPACE_ID": publer.workspace_id,
+            "PUBLER_BASE_URL": publer.url,
+            "POSTORIA_API_KEY": postoria.api_key,
+            "POSTORIA_WORKSPACE_ID": str(postoria.workspace_id),
+            "POSTORIA_BASE_URL": postoria.url,
+        }
+        assert run_cli("migrate", env=env, cwd=tmp_path).returncode == 0
+        report = run_cli("doctor", env=env, cwd=tmp_path)
+        lines = report.stdout.splitlines()
+        publora_line = next(line for line in lines if "Publora:" in line)
+        assert "2 connected accounts" in publora_line and "1 expired" in publora_line
+        assert len(publora.requests("test-connection")) == 1  # the expired one is not tested again
+        assert any("Publer:" in line and "1 account" in line for line in lines), report.stdout
+        assert any("Postoria:" in line and "1 " in line for line in lines), report.stdout
+
+        wrong = run_cli(
+            "doctor",
+            env={**env, "POSTORIA_WORKSPACE_ID": "999999", "PUBLER_API_KEY": "wrong-key"},
+            cwd=tmp_path,
+        )
+        assert wrong.returncode == 1
+        assert "999999" in wrong.stdout and "Publer" in wrong.stdout
+        assert "wrong-key" not in wrong.stdout + wrong.stderr
+    finally:
+        publer.stop()
+        postoria.stop()

@@ -183,7 +183,32 @@ class PubloraProvider(HttpProvider):
             if labels:
                 pronoun = "it" if len(labels) == 1 else "them"
                 details.append(f"{len(labels)} {word}: {', '.join(labels)} — reconnect {pronoun} in Publora")
+        for connection in connections:
+            if connection.token_status == "expired":
+                continue  # already named above; testing it again adds nothing
+            problem = self._test_connection(connection.account.account_id)
+            if problem:
+                details.append(f"{connection.account.label} failed its connection test: {problem}")
         return f"{summary} ({'; '.join(details)})" if details else summary
+
+    def _test_connection(self, platform_id: str) -> str | None:
+        """Publora's own check of one connection: None when it works, else what is wrong."""
+        try:
+            answer = self.request("POST", f"/test-connection/{_segment(platform_id)}")
+        except ProviderError as error:
+            return f"the test could not run ({error.message})"
+        if not isinstance(answer, Mapping):
+            return None
+        # The answer's shape is UNCONFIRMED (§2: "ok/error with a message"): accept success/ok/valid
+        # booleans or a status word, and take the words from error or message.
+        verdict = next(
+            (answer[k] for k in ("success", "ok", "valid") if isinstance(answer.get(k), bool)), None
+        )
+        if verdict is None and isinstance(answer.get("status"), str):
+            verdict = answer["status"].lower() in ("ok", "valid", "success", "connected")
+        if verdict is not False:
+            return None
+        return _text(answer.get("error")) or _text(answer.get("message")) or "no reason given"
 
     def _connections(self) -> list[_Connection]:
         body = self.request("GET", "/platform-connections")

@@ -697,6 +697,8 @@ class FakePublora:
             return self._complete_media(group_id)
         if method == "DELETE" and endpoint == "media" and group_id is not None:
             return self._delete_media(group_id)
+        if method == "POST" and endpoint == "test-connection" and group_id is not None:
+            return self._test_connection(group_id)
         return _error(404, "Not found")
 
     def _authenticate(self, headers: _Headers) -> _Reply | None:
@@ -765,6 +767,17 @@ class FakePublora:
             return reply
 
     # -- endpoints --------------------------------------------------------------------------------
+
+    def _test_connection(self, platform_id: str) -> _Reply:
+        # §2 leaves the answer's shape UNCONFIRMED ("ok/error with a message"); this fake answers
+        # {success, message} when the connection works and {success: false, error} when it does not.
+        with self._lock:
+            connection = self._connections.get(platform_id)
+        if connection is None:
+            return _error(404, "Platform connection not found")
+        if connection["tokenStatus"] == "expired":
+            return _Reply(200, {"success": False, "error": "Access token has expired; reconnect the account"})
+        return _Reply(200, {"success": True, "message": "Connection is working"})
 
     def _list_connections(self) -> _Reply:
         with self._lock:
