@@ -10,6 +10,7 @@ import hashlib
 import hmac
 import json
 import struct
+import time
 import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -463,3 +464,68 @@ def test_a_cancel_that_comes_too_late_says_so(world_factory: Callable[..., World
     assert "Postoria" in reply and "may still go out" in reply
     assert "Cancelled" not in message_text(world.root_now(root))
     assert postoria.posts()  # still there: nothing was pretended
+
+
+def test_a_scheduled_post_with_a_media_link_goes_out_at_its_time(world_factory: Callable[..., World]) -> None:
+    world = world_factory()
+    fakes = world.fakes
+    x = fakes.publora.add_connection("twitter", "1111", username="acme", display_name="Acme on X")
+    linkedin = fakes.publer.add_account("linkedin", "Acme Inc")
+    bluesky = str(fakes.postoria.add_account("bluesky", "acme.bsky.social")["id"])
+    link = "https://cdn.example.com/media/launch.jpg"
+    due = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=70)
+    root = world.draft(
+        "Scheduled with a picture",
+        [x, linkedin, bluesky],
+        when="at_time",
+        publish_at=int(due.timestamp()),
+        media_urls=link,
+    )
+    assert "launch.jpg" in message_text(root)
+    world.approve(root)
+    world.wait_for_reply(root, "approved this post")
+    assert f"<!date^{int(due.timestamp())}^" in message_text(world.root_now(root))
+
+    # Nothing reaches a provider before the time.
+    while datetime.now(UTC) < due - timedelta(seconds=3):
+        assert not fakes.publora.requests("create-post")
+        assert not fakes.publer.requests("posts/schedule") and not fakes.publer.requests(
+            "posts/schedule/publish"
+        )
+        assert not fakes.postoria.requests("create-post")
+        time.sleep(1)
+
+    report = world.wait_for_reply(root, "Published.", timeout=60)
+    assert report.count("view post") == 3
+    [created] = fakes.publora.requests("create-post")
+    assert created["json"]["mediaUrls"] == [link]
+    assert [m["url"] for m in fakes.publer.requests("media/from-url")[0]["json"]["media"]] == [link]
+    assert fakes.postoria.requests("import-media")[0]["json"]["url"] == link
+
+
+def test_media_rules_are_checked_in_the_modal(world_factory: Callable[..., World]) -> None:
+    world = world_factory()
+    instagram = world.fakes.publer.add_account("instagram", "Acme Shop", account_type="business")
+    youtube = str(world.fakes.postoria.add_account("youtube", "Acme TV")["id"])
+    view = world.open_composer()
+    targets = [world.option(view, instagram), world.option(view, youtube)]
+    response = world.client.submit_view(AUTHOR, view["id"], {"text": "Look!", "targets": targets})
+    errors = response.json()["errors"]
+    assert "Instagram needs an image or a video." in errors["media_files"]
+    assert "YouTube needs a video." in errors["media_files"]
+
+    pdf = world.upload("F0PDF", "deck.pdf", b"%PDF-1.4 tiny", "application/pdf")
+    response = world.client.submit_view(
+        AUTHOR,
+        view["id"],
+        {
+            "text": "Look!",
+            "targets": targets,
+            "media_files": [pdf],
+            "media_urls": "http://insecure.example/a.jpg",
+        },
+    )
+    errors = response.json()["errors"]
+    assert "deck.pdf is not a file Postgate can post" in errors["media_files"]
+    assert "is not an https:// link" in errors["media_urls"]
+    assert world.roots() == []  # nothing reached approval
