@@ -274,6 +274,8 @@ class HttpProvider:
                 self.display_name, f"the connection failed mid-request ({type(error).__name__})"
             ) from None
         self._observe_rate_headers(response)
+        if response.status_code == 204:
+            return {}  # success that by definition carries no body (deletes)
         body = _json_or_none(response)
         if response.is_success:
             if body is None:

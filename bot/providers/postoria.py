@@ -492,8 +492,7 @@ class PostoriaProvider(HttpProvider):
                 return  # deleted in the meantime
             raise
         except ProviderOutcomeUnknown:
-            # HttpProvider.request insists on a JSON body, and Postoria answers 204 without one (§7); a
-            # timeout or 5xx lands here too. Whether the post is gone settles all of them.
+            # A timeout or 5xx on the delete: whether the post is gone settles it.
             if self._read_post(external_id) is not None:
                 raise ProviderUnavailable(
                     self.display_name, "did not confirm the delete and still has the post"
