@@ -501,7 +501,9 @@ class Dispatcher:
                 self._finish(session, post, final, now)
                 return
             first_submit = min((a.submitted_at for a in remaining if a.submitted_at), default=now)
-            if now - first_submit > self._tuning.follow_timeout:
+            # A queued post is handed over days before its slot; the day of patience starts at the slot.
+            waiting_since = max(first_submit, post.publish_at or first_submit)
+            if now - waiting_since > self._tuning.follow_timeout:
                 self._needs_attention(
                     session, post, "The provider has not said for a day whether the post went live.", now
                 )
