@@ -11,7 +11,7 @@ import logging
 import random
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import IO, Any, Protocol
@@ -53,6 +53,18 @@ class MediaFile:
         if self.path is None:
             raise ValueError(f"{self.name} has no downloaded bytes (it is imported from {self.url})")
         return self.path.open("rb")
+
+
+@dataclass(frozen=True)
+class Upload:
+    """A multipart body: `media` streamed as the form field `form_field`, beside plain form `data`.
+
+    The file is opened afresh for every try, so a retried upload sends the whole file again.
+    """
+
+    form_field: str
+    media: MediaFile
+    data: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -206,8 +218,10 @@ class HttpProvider:
         params: Mapping[str, Any] | None = None,
         headers: Mapping[str, str] | None = None,
         retry_safe: bool = True,
+        upload: Upload | None = None,
     ) -> Any:
-        """Send a request and return its JSON body, raising a ProviderError subclass on failure.
+        """Send a request (JSON, or a multipart `upload`) and return its JSON body, raising a ProviderError
+        subclass on failure.
 
         `retry_safe` says whether sending the same request twice is harmless (reads, or writes that
         carry an idempotency key). When it is not, only failures that provably never reached the
@@ -218,7 +232,13 @@ class HttpProvider:
             attempt += 1
             try:
                 return self._request_once(
-                    method, path, json=json, params=params, headers=headers, retry_safe=retry_safe
+                    method,
+                    path,
+                    json=json,
+                    params=params,
+                    headers=headers,
+                    retry_safe=retry_safe,
+                    upload=upload,
                 )
             except ProviderError as error:
                 if not error.retryable or attempt >= self._retry.attempts:
@@ -247,6 +267,35 @@ class HttpProvider:
         remaining, reset_in = rate_headers(response)
         self._limiter.observe(remaining=remaining, reset_in=reset_in, limited=response.status_code == 429)
 
+    def _send(
+        self,
+        method: str,
+        path: str,
+        *,
+        json: Any,
+        params: Mapping[str, Any] | None,
+        headers: Mapping[str, str] | None,
+        upload: Upload | None,
+    ) -> httpx.Response:
+        if upload is None:
+            return self._client.request(method, path, json=json, params=params, headers=headers)
+        media = upload.media
+        try:
+            stream = media.open()
+        except OSError as error:
+            raise ProviderRejected(
+                self.display_name, f"Postgate could not read {media.name} ({type(error).__name__})"
+            ) from None
+        with stream:
+            return self._client.request(
+                method,
+                path,
+                params=params,
+                headers=headers,
+                files={upload.form_field: (media.name, stream, media.mime_type)},
+                data=dict(upload.data),
+            )
+
     def _request_once(
         self,
         method: str,
@@ -256,11 +305,12 @@ class HttpProvider:
         params: Mapping[str, Any] | None,
         headers: Mapping[str, str] | None,
         retry_safe: bool,
+        upload: Upload | None = None,
     ) -> Any:
         if self._limiter is not None:
             self._limiter.acquire(self._retry.max_budget_wait)
         try:
-            response = self._client.request(method, path, json=json, params=params, headers=headers)
+            response = self._send(method, path, json=json, params=params, headers=headers, upload=upload)
         except _NOT_SENT as error:
             raise ProviderUnavailable(
                 self.display_name, f"could not connect ({type(error).__name__})"

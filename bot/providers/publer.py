@@ -38,15 +38,13 @@ from bot.domain.model import (
 from bot.domain.networks import Network
 from bot.errors import (
     ProviderAuthError,
-    ProviderBudgetExhausted,
     ProviderError,
     ProviderOutcomeUnknown,
-    ProviderRateLimited,
     ProviderRejected,
     ProviderTooLate,
     ProviderUnavailable,
 )
-from bot.providers.base import HttpProvider, MediaFile, RetryPolicy, SubmitRequest, retry_after
+from bot.providers.base import HttpProvider, MediaFile, RetryPolicy, SubmitRequest, Upload
 from bot.providers.ratelimit import RateLimiter
 
 log = logging.getLogger(__name__)
@@ -324,61 +322,16 @@ class PublerProvider(HttpProvider):
     def _upload(self, media: MediaFile) -> Mapping[str, Any]:
         """`POST /media` (multipart, §5a), retried like any retry-safe request: a duplicate upload only
         leaves an unused file in Publer's storage."""
-        attempt = 0
-        while True:
-            attempt += 1
-            try:
-                return self._upload_once(media)
-            except ProviderError as error:
-                if (
-                    not error.retryable
-                    or attempt >= self._retry.attempts
-                    or isinstance(error, ProviderBudgetExhausted)
-                ):
-                    raise
-                wait = error.retry_after if isinstance(error, ProviderRateLimited) else None
-                if wait is not None and wait > self._retry.max_rate_limit_wait:
-                    raise
-                self._sleep(self._retry.delay(attempt, wait))
-
-    def _upload_once(self, media: MediaFile) -> Mapping[str, Any]:
-        # HttpProvider.request only sends JSON, so the upload repeats its few steps for a multipart body.
-        if self._limiter is not None:
-            self._limiter.acquire(self._retry.max_budget_wait)
+        upload = Upload("file", media, {"direct_upload": "true", "in_library": "false"})
         try:
-            with media.open() as stream:
-                response = self._client.post(
-                    "/media",
-                    files={"file": (media.name, stream, media.mime_type)},
-                    data={"direct_upload": "true", "in_library": "false"},
-                )
-        except OSError as error:
-            raise ProviderRejected(
-                self.display_name, f"Postgate could not read {media.name} ({type(error).__name__})"
-            ) from None
-        except httpx.HTTPError as error:
+            answer = self.request("POST", "/media", upload=upload)
+        except ProviderRejected as error:
+            raise self._media_refused(media, error.message, error.status) from None
+        if not isinstance(answer, Mapping):
             raise ProviderUnavailable(
-                self.display_name, f"the upload of {media.name} failed ({type(error).__name__})"
-            ) from None
-        self._observe_rate_headers(response)
-        body = _json_or_none(response)
-        if response.is_success:
-            if not isinstance(body, Mapping):
-                raise ProviderUnavailable(
-                    self.display_name, f"answered the upload of {media.name} without JSON"
-                )
-            return body
-        status = response.status_code
-        message, _ = self.error_message(response, body)
-        if status == 429:
-            raise ProviderRateLimited(
-                self.display_name, message, retry_after=retry_after(response), status=429
+                self.display_name, f"answered the upload of {media.name} without an object"
             )
-        if status in (401, 403):
-            raise ProviderAuthError(self.display_name, message, status=status)
-        if status >= 500 or status == 408:
-            raise ProviderUnavailable(self.display_name, f"the upload of {media.name} failed: {message}")
-        raise self._media_refused(media, message, status)
+        return answer
 
     def _import(self, media: MediaFile) -> Mapping[str, Any]:
         """`POST /media/from-url`, then follow its job until Publer has fetched the file (§5b)."""
@@ -980,13 +933,6 @@ def _unwrap(body: Any) -> Any:
     if isinstance(body, Mapping) and isinstance(body.get("data"), Mapping | list):
         return body["data"]
     return body
-
-
-def _json_or_none(response: httpx.Response) -> Any:
-    try:
-        return response.json()
-    except ValueError:
-        return None
 
 
 def _text(value: Any) -> str | None:
