@@ -39,6 +39,10 @@ from bot.errors import (
     ProviderUnavailable,
 )
 from bot.providers.base import HttpProvider, MediaFile, RetryPolicy, SubmitRequest
+from bot.providers.parsing import format_utc_millis as format_time
+from bot.providers.parsing import parse_time
+from bot.providers.parsing import sentence as _sentence
+from bot.providers.parsing import text as _text
 from bot.providers.ratelimit import RateLimiter
 
 log = logging.getLogger(__name__)
@@ -570,25 +574,6 @@ class PostoriaProvider(HttpProvider):
             query["cursor"] = cursor
 
 
-# -- time -------------------------------------------------------------------------------------------
-
-
-def format_time(value: datetime) -> str:
-    """UTC ISO 8601 with milliseconds and `Z` (`2026-08-01T09:00:00.000Z`), as §3 asks."""
-    value = as_utc(value)
-    return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
-
-
-def parse_time(value: Any) -> datetime | None:
-    """`date` of a Post; its format is UNCONFIRMED (§6), so anything unparseable is None."""
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        return as_utc(datetime.fromisoformat(value.replace("Z", "+00:00")))
-    except ValueError:
-        return None
-
-
 # -- posts ------------------------------------------------------------------------------------------
 
 
@@ -695,17 +680,5 @@ def _id_text(value: Any) -> str | None:
     return _text(value)
 
 
-def _text(value: Any) -> str | None:
-    if isinstance(value, str):
-        value = value.strip()
-        return value or None
-    return None
-
-
 def _normalise(text: str) -> str:
     return " ".join(text.split())
-
-
-def _sentence(text: str) -> str:
-    text = text.strip()
-    return text if text.endswith((".", "!", "?")) else f"{text}."

@@ -45,6 +45,9 @@ from bot.errors import (
     ProviderUnavailable,
 )
 from bot.providers.base import HttpProvider, MediaFile, RetryPolicy, SubmitRequest, Upload
+from bot.providers.parsing import parse_time
+from bot.providers.parsing import sentence as _sentence
+from bot.providers.parsing import text as _text
 from bot.providers.ratelimit import RateLimiter
 
 log = logging.getLogger(__name__)
@@ -687,16 +690,6 @@ def format_time(value: datetime) -> str:
     return value.astimezone(UTC).isoformat(timespec="seconds")
 
 
-def parse_time(value: Any) -> datetime | None:
-    if not isinstance(value, str) or not value.strip():
-        return None
-    try:
-        parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
-
-
 # -- jobs -------------------------------------------------------------------------------------------
 
 
@@ -935,13 +928,6 @@ def _unwrap(body: Any) -> Any:
     return body
 
 
-def _text(value: Any) -> str | None:
-    if isinstance(value, str):
-        value = value.strip()
-        return value or None
-    return None
-
-
 def _integer(value: Any) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
@@ -952,11 +938,6 @@ def _normalised(value: Any) -> str:
 
 def _joined(texts: Iterable[str]) -> str:
     return " ".join(_sentence(t) for t in texts)
-
-
-def _sentence(text: str) -> str:
-    text = text.strip()
-    return text if text.endswith((".", "!", "?")) else f"{text}."
 
 
 def _unsentence(text: str) -> str:

@@ -19,7 +19,6 @@ import re
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote, urlsplit
 
@@ -43,6 +42,10 @@ from bot.errors import (
     ProviderUnavailable,
 )
 from bot.providers.base import HttpProvider, MediaFile, RetryPolicy, SubmitRequest
+from bot.providers.parsing import format_utc_millis as format_time
+from bot.providers.parsing import parse_time
+from bot.providers.parsing import sentence as _sentence
+from bot.providers.parsing import text as _text
 
 log = logging.getLogger(__name__)
 
@@ -625,27 +628,6 @@ class PubloraProvider(HttpProvider):
         return text.replace(self._api_key, "[api key]") if self._api_key else text
 
 
-# -- time -------------------------------------------------------------------------------------------
-
-
-def format_time(value: datetime) -> str:
-    """ISO 8601 UTC with milliseconds and `Z`, the form Publora documents (`2026-03-01T14:00:00.000Z`)."""
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
-    value = value.astimezone(UTC)
-    return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
-
-
-def parse_time(value: Any) -> datetime | None:
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
-
-
 # -- connections ------------------------------------------------------------------------------------
 
 
@@ -1051,17 +1033,5 @@ def _segment(value: str) -> str:
     return quote(value, safe="")
 
 
-def _text(value: Any) -> str | None:
-    if isinstance(value, str):
-        value = value.strip()
-        return value or None
-    return None
-
-
 def _list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else []
-
-
-def _sentence(text: str) -> str:
-    text = text.strip()
-    return text if text.endswith((".", "!", "?")) else f"{text}."
