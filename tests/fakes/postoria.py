@@ -30,12 +30,17 @@ import threading
 import time
 import traceback
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
+
+from tests.fakes.http_fake import Headers as _Headers
+from tests.fakes.http_fake import Reply as _Reply
+from tests.fakes.http_fake import Rule as _Rule
+from tests.fakes.http_fake import handler_for
 
 API_PREFIX = "/v1"
 STORAGE_PREFIX = "/storage/"
@@ -101,42 +106,6 @@ def _parse_iso(value: Any) -> datetime | None:
 
 def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
-
-
-class _Headers(dict[str, str]):
-    """Request headers, stored lower-case, looked up case-insensitively."""
-
-    def __init__(self, items: Iterable[tuple[str, str]] = ()) -> None:
-        super().__init__((k.lower(), v) for k, v in items)
-
-    def __getitem__(self, key: str) -> str:
-        return super().__getitem__(key.lower())
-
-    def __contains__(self, key: object) -> bool:
-        return super().__contains__(key.lower() if isinstance(key, str) else key)
-
-    def get(self, key: str, default: Any = None) -> Any:
-        return super().get(key.lower(), default)
-
-
-@dataclass
-class _Reply:
-    status: int
-    body: Any = None
-    headers: dict[str, str] = field(default_factory=dict)
-    raw: bytes | None = None
-    delay: float = 0.0
-
-
-@dataclass
-class _Rule:
-    status: int
-    body: Any
-    times: int
-    after_processing: bool
-    delay: float
-    raw: bytes | None
-    headers: dict[str, str]
 
 
 @dataclass
@@ -264,7 +233,12 @@ class FakePostoria:
         if self._server is not None:
             return self
         self._stopping.clear()
-        server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
+        server = ThreadingHTTPServer(
+            ("127.0.0.1", 0),
+            handler_for(
+                self._serve, self._stopping, server_version="FakePostoria/1", raw_content_type="text/plain"
+            ),
+        )
         server.daemon_threads = True
         self._server = server
         host, port = server.server_address[:2]
@@ -380,7 +354,7 @@ class FakePostoria:
         headers = {"Retry-After": "1"} if status == 429 and self.rate_headers else {}
         with self._lock:
             self._rules.setdefault(endpoint, []).append(
-                _Rule(status, body, times, after_processing, delay, raw_body, headers)
+                _Rule(status, body, times, after_processing, delay, headers=headers, raw=raw_body)
             )
 
     def set_down(self, down: bool) -> None:
@@ -932,42 +906,3 @@ def _takes_argument(function: Callable[..., Any]) -> bool:
         if p.default is p.empty and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
     ]
     return bool(required)
-
-
-def _handler_for(fake: FakePostoria) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        # HTTP/1.0: one request per connection, so no handler thread lingers on an idle keep-alive.
-        protocol_version = "HTTP/1.0"
-        server_version = "FakePostoria/1"
-
-        def _handle(self) -> None:
-            length = int(self.headers.get("Content-Length") or 0)
-            raw = self.rfile.read(length) if length > 0 else b""
-            reply = fake._serve(self.command, self.path, _Headers(self.headers.items()), raw)
-            if reply.delay > 0:
-                fake._stopping.wait(reply.delay)
-            if reply.status == 204:
-                data = b""
-            elif reply.raw is not None:
-                data = reply.raw
-            else:
-                data = json.dumps(reply.body).encode()
-            try:
-                self.send_response(reply.status)
-                if reply.status != 204:
-                    kind = "text/plain" if reply.raw is not None else "application/json; charset=utf-8"
-                    self.send_header("Content-Type", kind)
-                    self.send_header("Content-Length", str(len(data)))
-                for name, value in reply.headers.items():
-                    self.send_header(name, value)
-                self.end_headers()
-                self.wfile.write(data)
-            except (BrokenPipeError, ConnectionResetError):
-                pass  # the client gave up (e.g. its timeout fired during `delay`)
-
-        do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _handle
-
-        def log_message(self, format: str, *args: Any) -> None:
-            pass
-
-    return Handler

@@ -31,7 +31,7 @@ import threading
 import time
 import traceback
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -39,6 +39,11 @@ from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import httpx
+
+from tests.fakes.http_fake import Headers as _Headers
+from tests.fakes.http_fake import Reply as _Reply
+from tests.fakes.http_fake import Rule as _Rule
+from tests.fakes.http_fake import handler_for
 
 API_PREFIX = "/api/v1"
 #: Where the fake's stand-in for S3 presigned URLs lives, on the same port as the API.
@@ -149,42 +154,6 @@ def _oid() -> str:
     return secrets.token_hex(12)
 
 
-class _Headers(dict[str, str]):
-    """Request headers, stored lower-case, looked up case-insensitively."""
-
-    def __init__(self, items: Iterable[tuple[str, str]] = ()) -> None:
-        super().__init__((k.lower(), v) for k, v in items)
-
-    def __getitem__(self, key: str) -> str:
-        return super().__getitem__(key.lower())
-
-    def __contains__(self, key: object) -> bool:
-        return super().__contains__(key.lower() if isinstance(key, str) else key)
-
-    def get(self, key: str, default: Any = None) -> Any:
-        return super().get(key.lower(), default)
-
-
-@dataclass
-class _Reply:
-    status: int
-    body: Any = None
-    headers: dict[str, str] = field(default_factory=dict)
-    raw: bytes | None = None
-    delay: float = 0.0
-
-
-@dataclass
-class _Rule:
-    status: int
-    body: Any
-    times: int
-    after_processing: bool
-    delay: float
-    headers: dict[str, str]
-    raw: bytes | None
-
-
 @dataclass
 class _Meta:
     """Scheduler bookkeeping for one group (kept out of the group dict the API returns)."""
@@ -292,7 +261,9 @@ class FakePublora:
         if self._server is not None:
             return self
         self._stopping.clear()
-        server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
+        server = ThreadingHTTPServer(
+            ("127.0.0.1", 0), handler_for(self._serve, self._stopping, server_version="FakePublora/1")
+        )
         server.daemon_threads = True
         self._server = server
         host, port = server.server_address[:2]
@@ -411,7 +382,7 @@ class FakePublora:
             extra.setdefault("Retry-After", "1")
         with self._lock:
             self._rules.setdefault(endpoint, []).append(
-                _Rule(status, body, times, after_processing, delay, extra, raw_body)
+                _Rule(status, body, times, after_processing, delay, headers=extra, raw=raw_body)
             )
 
     def set_down(self, down: bool) -> None:
@@ -1796,35 +1767,3 @@ def _takes_argument(function: Callable[..., Any]) -> bool:
         if p.default is p.empty and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
     ]
     return bool(required)
-
-
-def _handler_for(fake: FakePublora) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        # HTTP/1.0: one request per connection, so no handler thread lingers on an idle keep-alive.
-        protocol_version = "HTTP/1.0"
-        server_version = "FakePublora/1"
-
-        def _handle(self) -> None:
-            length = int(self.headers.get("Content-Length") or 0)
-            raw = self.rfile.read(length) if length > 0 else b""
-            reply = fake._serve(self.command, self.path, _Headers(self.headers.items()), raw)
-            if reply.delay > 0:
-                fake._stopping.wait(reply.delay)
-            data = reply.raw if reply.raw is not None else json.dumps(reply.body).encode()
-            headers = {"Content-Type": "application/json; charset=utf-8", **reply.headers}
-            try:
-                self.send_response(reply.status)
-                for name, value in headers.items():
-                    self.send_header(name, value)
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-            except (BrokenPipeError, ConnectionResetError):
-                pass  # the client gave up (e.g. its timeout fired during `delay`)
-
-        do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _handle
-
-        def log_message(self, format: str, *args: Any) -> None:
-            pass
-
-    return Handler
