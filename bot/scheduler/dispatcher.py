@@ -26,20 +26,17 @@ from bot.db.engine import Database
 from bot.db.repo import SYSTEM_ACTOR, Claim
 from bot.db.tables import Post, PublishAttempt
 from bot.domain.approval import Event, next_status
-from bot.domain.model import Account, AccountOutcome, MediaItem, PostStatus, SubmissionReceipt
-from bot.domain.networks import Network
+from bot.domain.model import AccountOutcome, MediaItem, PostStatus, SubmissionReceipt
 from bot.errors import ProviderBudgetExhausted, ProviderError, ProviderOutcomeUnknown, ProviderRateLimited
 from bot.providers.base import MediaFile, Provider, SubmitRequest
 from bot.services.directory import AccountDirectory
 from bot.services.media import MediaSource, MediaUnavailable
 from bot.services.outbox import Kind, owe, owe_state_change, owe_thread_reply
 from bot.services.snapshot import PostSnapshot, load_snapshot, media_from_json
+from bot.services.submission import attempt_request
 from bot.slack.views import approval as messages
 
 log = logging.getLogger(__name__)
-
-# A submission whose time is this close is "publish now" for providers with a separate immediate call.
-IMMEDIATE_WITHIN = timedelta(seconds=60)
 
 
 @dataclass(frozen=True)
@@ -524,42 +521,16 @@ class Dispatcher:
         now: datetime,
         media: tuple[MediaFile, ...] = (),
     ) -> SubmitRequest:
-        """The submission `attempt` stands for, exactly as it is (or was) sent; media only when sending."""
-        queue = content.queue if content.queue and content.queue.get("provider") == attempt.provider else None
-        return SubmitRequest(
+        known = [a for p in self._accounts.cached() or [] for a in p.accounts]
+        return attempt_request(
+            attempt,
             text=content.text,
-            account_ids=tuple(attempt.account_ids),
-            publish_at=attempt.publish_time,
-            idempotency_key=attempt.idempotency_key,
+            targets=content.targets,
+            now=now,
+            queue=content.queue,
+            known=known,
             media=media,
-            immediate=attempt.publish_time <= now + IMMEDIATE_WITHIN,
-            queue_id=str(queue["queue_id"]) if queue else None,
-            accounts=tuple(self._accounts_for(attempt, content.targets)),
         )
-
-    def _accounts_for(self, attempt: PublishAttempt, targets: list[dict[str, Any]]) -> list[Account]:
-        known = {
-            a.account_id: a
-            for p in self._accounts.cached() or []
-            if p.provider == attempt.provider
-            for a in p.accounts
-        }
-        accounts = []
-        for target in targets:
-            if target["provider"] != attempt.provider:
-                continue
-            account_id = str(target["account_id"])
-            network = Network.parse(str(target.get("network", ""))) or Network.X
-            accounts.append(
-                known.get(account_id)
-                or Account(
-                    provider=attempt.provider,
-                    account_id=account_id,
-                    network=network,
-                    name=str(target.get("name", account_id)),
-                )
-            )
-        return accounts
 
     # --- endings -----------------------------------------------------------------------------------
 

@@ -20,13 +20,13 @@ from bot.db.engine import Database
 from bot.db.repo import Claim
 from bot.db.tables import PublishAttempt
 from bot.domain.approval import ApprovalPolicy, Event, next_status
-from bot.domain.model import Account, PostStatus
-from bot.domain.networks import Network
+from bot.domain.model import PostStatus
 from bot.errors import InvalidTransition, NotAllowed, ProviderError, ProviderTooLate
-from bot.providers.base import Provider, SubmitRequest
+from bot.providers.base import Provider
 from bot.services.outbox import owe_state_change
 from bot.services.posts import Waker
 from bot.services.snapshot import load_snapshot
+from bot.services.submission import attempt_request
 from bot.slack.views import approval as messages
 from bot.slack.views.format import escape
 
@@ -86,7 +86,10 @@ class CancelService:
                     too_late.append(f"{name} is no longer configured, so Postgate cannot withdraw it there.")
                     continue
                 try:
-                    provider.cancel(attempt.external_id, _request(attempt, text, targets))
+                    provider.cancel(
+                        attempt.external_id,
+                        attempt_request(attempt, text=text, targets=targets, now=self._clock.now()),
+                    )
                 except ProviderTooLate as error:
                     too_late.append(f"{name}: {error.message}")
                     continue
@@ -203,24 +206,3 @@ class CancelService:
         if too_late:
             self._waker.wake_dispatcher()
         return CancelResult(not too_late, [*notes, *too_late])
-
-
-def _request(attempt: PublishAttempt, text: str, targets: list[dict[str, object]]) -> SubmitRequest:
-    """The submission as it was sent, so a provider can find its posts again before deleting them."""
-    accounts = tuple(
-        Account(
-            provider=attempt.provider,
-            account_id=str(t["account_id"]),
-            network=Network.parse(str(t.get("network", ""))) or Network.X,
-            name=str(t.get("name", t["account_id"])),
-        )
-        for t in targets
-        if t.get("provider") == attempt.provider
-    )
-    return SubmitRequest(
-        text=text,
-        account_ids=tuple(attempt.account_ids),
-        publish_at=attempt.publish_time,
-        idempotency_key=attempt.idempotency_key,
-        accounts=accounts,
-    )
