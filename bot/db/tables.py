@@ -19,7 +19,13 @@ def _utc_field(*, nullable: bool = True, index: bool = False) -> Any:
 
 class Post(SQLModel, table=True):
     __tablename__ = "post"
-    __table_args__ = (Index("ix_post_status_next_action_at", "status", "next_action_at"),)
+    __table_args__ = (
+        Index("ix_post_status_next_action_at", "status", "next_action_at"),
+        # App Home and /post list: a person's posts, and posts by status, newest first or by time.
+        Index("ix_post_team_status_publish_at", "team_id", "status", "publish_at"),
+        Index("ix_post_team_author_status", "team_id", "author_id", "status"),
+        Index("ix_post_status_next_reminder_at", "status", "next_reminder_at"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     team_id: str = Field(max_length=32)
@@ -46,6 +52,14 @@ class Post(SQLModel, table=True):
     created_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
     updated_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
     finished_at: datetime | None = _utc_field()
+    #: The version the approvers approved and its content hash: the dispatcher publishes nothing else.
+    approved_version: int | None = Field(default=None)
+    approved_hash: str | None = Field(default=None, max_length=64)
+    #: Publishing rounds: a human's "Retry" after a failure starts a new round with fresh attempts.
+    attempt_round: int = Field(default=1)
+    #: When the approvers should next be reminded of this pending post; None = no reminder due.
+    next_reminder_at: datetime | None = _utc_field()
+    reminders_sent: int = Field(default=0)
 
 
 class PostVersion(SQLModel, table=True):
@@ -62,6 +76,11 @@ class PostVersion(SQLModel, table=True):
     media: list[dict[str, Any]] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
     #: {"provider", "queue_id", "name"}: a provider queue (Postoria) picks the publish time instead.
     queue: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    #: {"<network>": "text"}: a different text for one network.
+    overrides: dict[str, str] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    first_comment: str | None = Field(default=None, sa_type=Text)
+    #: Hash of everything that would be published; approvals are bound to it.
+    content_hash: str | None = Field(default=None, max_length=64)
     created_by: str = Field(max_length=32)
     created_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
 
@@ -84,14 +103,22 @@ class PublishAttempt(SQLModel, table=True):
 
     __tablename__ = "publish_attempt"
     __table_args__ = (
-        UniqueConstraint("post_id", "version", "provider"),
+        UniqueConstraint(
+            "post_id", "version", "round", "provider", "variant", name="uq_publish_attempt_submission"
+        ),
         Index("ix_publish_attempt_provider_external_id", "provider", "external_id"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
     post_id: int = Field(foreign_key="post.id", index=True)
     version: int
+    round: int = Field(default=1)
     provider: str = Field(max_length=32)
+    #: Which text this submission carries: "" for the main text, else the network it was written for.
+    variant: str = Field(default="", max_length=32)
+    #: Exactly what is sent; None on attempts made before per-network texts (the version's text then).
+    text: str | None = Field(default=None, sa_type=Text)
+    first_comment: str | None = Field(default=None, sa_type=Text)
     account_ids: list[str] = Field(sa_column=Column(JSON, nullable=False))
     idempotency_key: str = Field(max_length=96, unique=True)
     #: The publish time sent to the provider; fixed with the key, since a changed body breaks idempotency.
@@ -159,3 +186,26 @@ class OutboxMessage(SQLModel, table=True):
     last_error: str | None = Field(default=None, sa_type=Text)
     created_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
     sent_at: datetime | None = _utc_field()
+
+
+class WorkspaceSettingsRow(SQLModel, table=True):
+    """A workspace's settings as admins saved them (`bot.domain.workspace.WorkspaceSettings` as JSON)."""
+
+    __tablename__ = "workspace_settings"
+
+    team_id: str = Field(primary_key=True, max_length=32)
+    data: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    #: Bumped on every save; a save based on an older revision is refused (two admins at once).
+    revision: int = Field(default=1)
+    updated_by: str = Field(max_length=32)
+    updated_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
+
+
+class DigestRun(SQLModel, table=True):
+    """One row per workspace and local day whose digest was owed: the primary key lets one replica win."""
+
+    __tablename__ = "digest_run"
+
+    team_id: str = Field(primary_key=True, max_length=32)
+    day: str = Field(primary_key=True, max_length=10)
+    created_at: datetime = Field(sa_type=UTCDateTime, nullable=False)

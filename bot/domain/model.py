@@ -12,6 +12,12 @@ from bot.domain.networks import Network
 class PostStatus(StrEnum):
     #: Waiting for approvers.
     PENDING_APPROVAL = "pending_approval"
+    #: An approver asked for changes; waits for the author's edit (a new version).
+    CHANGES_REQUESTED = "changes_requested"
+    #: Its time came before it was approved; not published. The author can pick a new time.
+    MISSED = "missed"
+    #: The author took it back before it was decided. Final.
+    WITHDRAWN = "withdrawn"
     #: Approved; waits for its time in the dispatcher's queue.
     APPROVED = "approved"
     #: An approver said no. Final.
@@ -44,6 +50,7 @@ FINAL_STATUSES = frozenset(
         PostStatus.FAILED,
         PostStatus.NEEDS_ATTENTION,
         PostStatus.CANCELLED,
+        PostStatus.WITHDRAWN,
     }
 )
 
@@ -51,6 +58,7 @@ FINAL_STATUSES = frozenset(
 class DecisionKind(StrEnum):
     APPROVE = "approve"
     REJECT = "reject"
+    REQUEST_CHANGES = "request_changes"
 
 
 class AccountOutcome(StrEnum):
@@ -149,6 +157,13 @@ class Draft:
     publish_at: datetime | None
     media: tuple[MediaItem, ...] = ()
     queue: Queue | None = None
+    #: A different text for one network (e.g. a shorter one for X), as (network, text) pairs.
+    overrides: tuple[tuple[Network, str], ...] = ()
+    #: Posted as the first comment/reply under the post where the network and provider allow it.
+    first_comment: str | None = None
+
+    def override_for(self, network: Network) -> str | None:
+        return next((text for net, text in self.overrides if net is network), None)
 
 
 @dataclass(frozen=True)
