@@ -28,6 +28,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry import RateLimitErrorRetryHandler
 from slack_sdk.signature import SignatureVerifier
 from slack_sdk.socket_mode.builtin import SocketModeClient
+from slack_sdk.socket_mode.client import BaseSocketModeClient
 from slack_sdk.socket_mode.request import SocketModeRequest
 from slack_sdk.socket_mode.response import SocketModeResponse
 from slack_sdk.webhook import WebhookClient
@@ -260,6 +261,17 @@ def test_message_block_limits(web: WebClient, blocks: list[dict[str, Any]], poin
     assert any(pointer in m for m in data["response_metadata"]["messages"]), data
 
 
+def test_home_tab_block_limit(fake: FakeSlack, web: WebClient) -> None:
+    home = {"type": "home", "blocks": _many(100, lambda i: section(f"row {i}"))}
+    published = web.views_publish(user_id=ALICE, view=home)["view"]
+    assert len(fake.view(published["id"])["blocks"]) == 100
+    too_many = {"type": "home", "blocks": _many(101, lambda i: section(f"row {i}"))}
+    data = api_error(lambda: web.views_publish(user_id=ALICE, view=too_many))
+    assert data["error"] == "invalid_arguments"
+    assert any("/view/blocks]" in m for m in data["response_metadata"]["messages"]), data
+    assert len(fake.view(published["id"])["blocks"]) == 100  # the rejected view changed nothing
+
+
 def test_message_blocks_at_the_limits_pass(web: WebClient) -> None:
     blocks = _many(49, lambda i: section("x" * 3000)) + [
         {"type": "actions", "elements": _many(25, lambda i: button(f"a{i}", text="b" * 75, value="v" * 2000))}
@@ -381,15 +393,40 @@ def test_users_info_time_zone(web: WebClient) -> None:
     assert api_error(lambda: web.users_info(user="U0NOBODY"))["error"] == "user_not_found"
 
 
-def test_usergroups_need_a_paid_plan(fake: FakeSlack, web: WebClient) -> None:
-    assert (
-        api_error(lambda: web.usergroups_users_list(usergroup="S0APPROVERS"))["error"]
-        == "plan_upgrade_required"
-    )
+def test_users_info_roles(fake: FakeSlack, web: WebClient) -> None:
+    fake.add_user("U0OWNER", "olga", tz="Asia/Tokyo", is_primary_owner=True)
+    fake.add_user("U0DEPUTY", "dave", is_owner=True)
+    roles = {
+        uid: (u["is_admin"], u["is_owner"], u["is_primary_owner"], u["tz"])
+        for uid in ("U0OWNER", "U0DEPUTY", BOB, ALICE)
+        for u in [web.users_info(user=uid)["user"]]
+    }
+    assert roles == {
+        "U0OWNER": (True, True, True, "Asia/Tokyo"),
+        "U0DEPUTY": (True, True, False, "Europe/Berlin"),
+        BOB: (True, False, False, "America/Los_Angeles"),
+        ALICE: (False, False, False, "Europe/Berlin"),
+    }
+
+
+def test_usergroups_on_a_paid_plan(fake: FakeSlack, web: WebClient) -> None:
+    assert web.usergroups_list()["usergroups"] == []
+    assert api_error(lambda: web.usergroups_users_list(usergroup="S0APPROVERS"))["error"] == "no_such_subteam"
     fake.add_usergroup("S0APPROVERS", "approvers", [ALICE, BOB])
     assert web.usergroups_users_list(usergroup="S0APPROVERS")["users"] == [ALICE, BOB]
     assert web.usergroups_list(include_users=True)["usergroups"][0]["users"] == [ALICE, BOB]
+    assert "users" not in web.usergroups_list()["usergroups"][0]
     assert api_error(lambda: web.usergroups_users_list(usergroup="S0NOPE"))["error"] == "no_such_subteam"
+
+
+def test_usergroups_on_a_free_plan() -> None:
+    with FakeSlack(free_plan=True) as free:
+        web = WebClient(token=free.bot_token, base_url=free.url)
+        assert api_error(web.usergroups_list)["error"] == "plan_upgrade_required"
+        data = api_error(lambda: web.usergroups_users_list(usergroup="S0APPROVERS"))
+        assert data["error"] == "plan_upgrade_required"
+        with pytest.raises(ValueError, match="free workspace"):
+            free.add_usergroup("S0APPROVERS", "approvers", [ALICE])
 
 
 def test_dms_reactions_and_files(fake: FakeSlack, web: WebClient) -> None:
@@ -409,6 +446,94 @@ def test_dms_reactions_and_files(fake: FakeSlack, web: WebClient) -> None:
     )
     assert authorised.content == b"\x89PNG"
     assert httpx.get(info["url_private_download"]).headers["content-type"].startswith("text/html")
+
+
+def test_files_upload_v2_into_a_dm(fake: FakeSlack, web: WebClient) -> None:
+    dm = web.conversations_open(users=ALICE)["channel"]["id"]
+    result = web.files_upload_v2(
+        channel=dm, content="a,b\n1,2\n", filename="x.csv", title="Export", initial_comment="Your export"
+    )
+    assert [c["method"] for c in fake.calls()] == [
+        "conversations.open",
+        "files.getUploadURLExternal",
+        "upload_url",
+        "files.completeUploadExternal",
+    ]
+    file_id = result["file"]["id"]
+    assert result["file"]["shares"] == {}  # Slack shares asynchronously; the answer comes first
+    [uploaded] = fake.uploaded_files(dm)
+    assert (uploaded["id"], uploaded["content"], uploaded["name"], uploaded["title"]) == (
+        file_id,
+        b"a,b\n1,2\n",
+        "x.csv",
+        "Export",
+    )
+    assert (uploaded["channel"], uploaded["mimetype"]) == (dm, "text/csv")
+    [message] = fake.dms(ALICE)
+    assert (message["ts"], message["text"], message["bot_id"]) == (uploaded["ts"], "Your export", fake.bot_id)
+    assert [(f["id"], f["title"]) for f in message["files"]] == [(file_id, "Export")]
+    info = web.files_info(file=file_id)["file"]
+    assert info["ims"] == [dm] and info["shares"]["private"][dm][0]["ts"] == message["ts"]
+    download = httpx.get(info["url_private_download"], headers={"Authorization": f"Bearer {fake.bot_token}"})
+    assert download.content == b"a,b\n1,2\n"
+    assert fake.uploaded_files(GENERAL) == []
+
+
+def test_upload_steps_and_their_errors(fake: FakeSlack, web: WebClient) -> None:
+    def ticket(length: int = 5) -> tuple[str, str]:
+        answer = web.files_getUploadURLExternal(filename="report.txt", length=length)
+        return answer["upload_url"], answer["file_id"]
+
+    root = web.chat_postMessage(channel=GENERAL, text="Weekly report")
+    url, file_id = ticket()
+    assert url.startswith(fake.root_url + "/upload/v1/")
+    early = api_error(lambda: web.files_completeUploadExternal(files=[{"id": file_id}], channel_id=GENERAL))
+    assert early["error"] == "file_not_found"  # nothing reached the upload URL yet
+    multipart = httpx.post(url, files={"filename": ("report.txt", b"hello", "text/plain")})  # curl -F
+    assert (multipart.status_code, multipart.text) == (200, "OK - 5")
+    done = web.files_completeUploadExternal(
+        files=[{"id": file_id, "title": "Report"}], channel_id=GENERAL, thread_ts=root["ts"]
+    )
+    assert done["files"][0]["title"] == "Report"
+    [uploaded] = fake.uploaded_files(GENERAL)
+    assert (uploaded["content"], uploaded["thread_ts"]) == (b"hello", root["ts"])
+    assert [r["files"][0]["id"] for r in fake.replies(GENERAL, root["ts"])] == [file_id]
+    again = api_error(lambda: web.files_completeUploadExternal(files=[{"id": file_id}], channel_id=GENERAL))
+    assert again["error"] == "file_not_found"
+
+    url, file_id = ticket()
+    assert httpx.post(url, content=b"too long").status_code == 400  # 8 bytes announced as 5
+    assert httpx.post(fake.root_url + "/upload/v1/forged", content=b"hello").status_code == 404
+    assert httpx.post(url, content=b"hello").status_code == 200
+    by_user_id = api_error(
+        lambda: web.files_completeUploadExternal(files=[{"id": file_id}], channel_id=ALICE)
+    )
+    assert by_user_id["error"] == "invalid_arguments"
+    assert "[json-pointer:/channel_id]" in by_user_id["response_metadata"]["messages"][0]
+    unjoined = api_error(
+        lambda: web.files_completeUploadExternal(files=[{"id": file_id}], channel_id=PUBLIC_UNJOINED)
+    )
+    assert unjoined["error"] == "not_in_channel"  # chat:write.public does not cover file shares
+    hidden = api_error(
+        lambda: web.files_completeUploadExternal(files=[{"id": file_id}], channel_id=SECRET_ROOM)
+    )
+    assert hidden["error"] == "channel_not_found"
+    web.files_completeUploadExternal(files=[{"id": file_id}])  # no channel: a private file
+    assert [(f["title"], f["channel"]) for f in fake.uploaded_files()] == [
+        ("Report", GENERAL),
+        ("report.txt", None),
+    ]
+    assert api_error(lambda: web.files_getUploadURLExternal(filename="e.txt", length=0))["error"] == (
+        "missing_argument"
+    )
+    data = api_error(lambda: web.files_getUploadURLExternal(filename="a.png", length=3, alt_txt="a" * 1001))
+    assert data["error"] == "alt_txt_too_large"
+    assert fake.calls("upload_url")[1]["error"].startswith("length_mismatch")
+    url, file_id = ticket()
+    httpx.post(url, content=b"howdy")
+    web.files_completeUploadExternal(files=[{"id": file_id}], channels=[GENERAL, BOB], initial_comment="FYI")
+    assert fake.uploaded_files()[-1]["channels"] == [GENERAL, "D0BOB"]
+    assert [m["text"] for m in fake.dms(BOB)] == ["FYI"]
 
 
 # Socket Mode
@@ -434,7 +559,7 @@ def test_socket_mode_round_trip_with_the_sdk_client(fake: FakeSlack) -> None:
     )
     client.message_listeners.append(lambda _client, message, _raw: heard.append(message))
 
-    def answer(sm: SocketModeClient, request: SocketModeRequest) -> None:
+    def answer(sm: BaseSocketModeClient, request: SocketModeRequest) -> None:
         reply = {"text": f"you said {request.payload['text']}"}
         sm.send_socket_mode_response(SocketModeResponse(envelope_id=request.envelope_id, payload=reply))
 
@@ -448,7 +573,7 @@ def test_socket_mode_round_trip_with_the_sdk_client(fake: FakeSlack) -> None:
         ack = server.wait_for_ack(envelope_id, timeout=5)
         assert ack == {"envelope_id": envelope_id, "payload": {"text": "you said hi"}}
         # The client pings right after the handshake and trusts the connection once a pong comes back.
-        fake.wait_for(lambda: client.current_session.last_ping_pong_time)
+        fake.wait_for(lambda: client.current_session and client.current_session.last_ping_pong_time)
         assert server.accepted() == 1 and [c["method"] for c in fake.calls()] == ["apps.connections.open"]
         server.close_connections()  # the client reads the close frame and stops (no auto-reconnect here)
         server.wait_for_connections(0)
@@ -752,6 +877,182 @@ def test_submit_view_builds_state_like_slack(
     assert fake.views(ALICE) == []  # the empty 200 ack closed it
 
 
+def _option(value: str) -> dict[str, Any]:
+    return {"text": plain(value.title()), "value": value}
+
+
+def test_every_approval_input_types_and_submits_like_slack(
+    fake: FakeSlack, web: WebClient, recorder: Recorder, slack: SlackClient
+) -> None:
+    networks = [_option(n) for n in ("x", "linkedin")]
+    steps = [_option(n) for n in ("legal", "brand")]
+    view = modal(
+        an_input("approvers", "multi_users_select", "au"),
+        an_input("owner", "users_select", "ou"),
+        an_input("room", "conversations_select", "cs", response_url_enabled=True),
+        an_input("channel", "channels_select", "ch", optional=True),
+        an_input("steps", "checkboxes", "cb", options=steps),
+        an_input("at", "timepicker", "tp", timezone="America/Los_Angeles"),
+        an_input("when", "datetimepicker", "dt"),
+        an_input("network", "static_select", "ss", options=networks),
+        an_input("networks", "multi_static_select", "ms", options=networks),
+        an_input("quorum", "number_input", "ni", is_decimal_allowed=False, min_value="1", max_value="5"),
+        text_input("note"),
+        section("Check it", accessory=button("preview", "Preview")),
+    )
+    opened = web.views_open(trigger_id=fake.issue_trigger_id(ALICE), view=view)["view"]
+    typed = {"approvers": [BOB, CAROL], "owner": BOB, "room": GENERAL, "steps": ["legal", "brand"]}
+    slack.click_in_view(ALICE, view_id=opened["id"], action_id="preview", inputs=typed)
+    clicked = recorder.payload()
+    assert clicked["container"] == {"type": "view", "view_id": opened["id"]}
+    assert clicked["view"]["state"]["values"]["owner"] == {
+        "ou": {"type": "users_select", "selected_user": BOB}
+    }
+    assert clicked["view"]["state"]["values"]["at"] == {
+        "tp": {"type": "timepicker", "selected_time": None, "timezone": "America/Los_Angeles"}
+    }
+    more = {"at": "17:45", "when": 1_900_000_000, "network": "x", "networks": ["linkedin"], "quorum": 2}
+    slack.submit_view(ALICE, opened["id"], more | {"note": "ship it"})
+    submitted = recorder.payload()
+    assert submitted["view"]["state"]["values"] == {
+        "approvers": {"au": {"type": "multi_users_select", "selected_users": [BOB, CAROL]}},
+        "owner": {"ou": {"type": "users_select", "selected_user": BOB}},
+        "room": {"cs": {"type": "conversations_select", "selected_conversation": GENERAL}},
+        "channel": {"ch": {"type": "channels_select", "selected_channel": None}},
+        "steps": {"cb": {"type": "checkboxes", "selected_options": steps}},
+        "at": {"tp": {"type": "timepicker", "selected_time": "17:45", "timezone": "America/Los_Angeles"}},
+        "when": {"dt": {"type": "datetimepicker", "selected_date_time": 1_900_000_000}},
+        "network": {"ss": {"type": "static_select", "selected_option": networks[0]}},
+        "networks": {"ms": {"type": "multi_static_select", "selected_options": [networks[1]]}},
+        "quorum": {"ni": {"type": "number_input", "value": "2"}},
+        "note": {"note_input": {"type": "plain_text_input", "value": "ship it"}},
+    }
+    [room_url] = submitted["response_urls"]
+    assert (room_url["block_id"], room_url["action_id"], room_url["channel_id"]) == ("room", "cs", GENERAL)
+    WebhookClient(room_url["response_url"]).send(text="Queued", response_type="in_channel")
+    assert fake.messages(GENERAL)[-1]["text"] == "Queued"
+
+
+@pytest.mark.parametrize(
+    ("inputs", "complaint"),
+    [
+        ({"quorum": "two"}, "not a number"),
+        ({"quorum": "2.5"}, "decimal"),
+        ({"quorum": 9}, "outside"),
+        ({"at": "9:30"}, "HH:mm"),
+        ({"owner": [BOB]}, "one id"),
+        ({"approvers": BOB}, "list of ids"),
+        ({"network": "mastodon"}, "no option"),
+    ],
+    ids=["nan", "decimal", "max", "time", "user", "users", "option"],
+)
+def test_slack_refuses_what_its_inputs_cannot_hold(
+    fake: FakeSlack, web: WebClient, slack: SlackClient, inputs: dict[str, Any], complaint: str
+) -> None:
+    view = modal(
+        an_input("quorum", "number_input", "ni", optional=True, is_decimal_allowed=False, max_value="5"),
+        an_input("at", "timepicker", "tp", optional=True),
+        an_input("owner", "users_select", "ou", optional=True),
+        an_input("approvers", "multi_users_select", "au", optional=True),
+        an_input("network", "static_select", "ss", optional=True, options=[_option("x")]),
+    )
+    opened = web.views_open(trigger_id=fake.issue_trigger_id(ALICE), view=view)["view"]
+    with pytest.raises(ValueError, match=complaint):
+        slack.submit_view(ALICE, opened["id"], inputs)
+
+
+def test_click_in_modal_pushes_and_only_the_top_modal_is_usable(
+    fake: FakeSlack, web: WebClient, recorder: Recorder, slack: SlackClient
+) -> None:
+    opened = web.views_open(
+        trigger_id=fake.issue_trigger_id(ALICE),
+        view=modal(text_input("text"), section("More?", accessory=button("details", "Details"))),
+    )["view"]
+    slack.click_in_view(ALICE, view_id=opened["id"], action_id="details", inputs={"text": "draft"})
+    pushed = web.views_push(
+        trigger_id=recorder.payload()["trigger_id"],
+        view=modal(section("Details", accessory=button("back", "Back")), title=plain("Details")),
+    )["view"]
+    assert [v["id"] for v in fake.views(ALICE)] == [opened["id"], pushed["id"]]
+    with pytest.raises(ValueError, match="not the one"):
+        slack.click_in_view(ALICE, view_id=opened["id"], action_id="details")
+    with pytest.raises(ValueError, match="belongs to"):
+        slack.click_in_view(BOB, view_id=pushed["id"], action_id="back")
+    slack.click_in_view(ALICE, view_id=pushed["id"], action_id="back")
+    assert recorder.payload()["view"]["previous_view_id"] == opened["id"]
+    fake.close_view(pushed["id"])
+    slack.submit_view(ALICE, opened["id"])
+    # What was typed before the click stayed in the modal.
+    assert recorder.payload()["view"]["state"]["values"]["text"]["text_input"]["value"] == "draft"
+
+
+def test_click_in_home_tab_and_update_by_hash(
+    fake: FakeSlack, web: WebClient, recorder: Recorder, slack: SlackClient
+) -> None:
+    home = {"type": "home", "blocks": [section("Queue", accessory=button("refresh", "Refresh", "q"))]}
+    published = web.views_publish(user_id=BOB, view=home)["view"]
+    slack.click_in_view(BOB, view_id=published["id"], action_id="refresh")
+    clicked = recorder.payload()
+    assert clicked["container"] == {"type": "view", "view_id": published["id"]}
+    assert (clicked["view"]["type"], clicked["view"]["hash"]) == ("home", published["hash"])
+    assert clicked["view"]["state"] == {"values": {}} and "user_id" not in clicked["view"]
+    assert (clicked["actions"][0]["action_id"], clicked["actions"][0]["value"]) == ("refresh", "q")
+    fresh = {"type": "home", "blocks": [section("Queue: 2 posts")]}
+    web.views_update(view_id=published["id"], hash=clicked["view"]["hash"], view=fresh)
+    stale = api_error(
+        lambda: web.views_update(view_id=published["id"], hash=clicked["view"]["hash"], view=home)
+    )
+    assert stale["error"] == "hash_conflict"
+    assert fake.view(published["id"])["blocks"][0]["text"]["text"] == "Queue: 2 posts"
+
+
+def test_click_in_a_dm_message(
+    fake: FakeSlack, web: WebClient, recorder: Recorder, slack: SlackClient
+) -> None:
+    blocks = [section("Approve?"), {"type": "actions", "elements": [button("approve", "Approve", "post-9")]}]
+    posted = web.chat_postMessage(channel=ALICE, text="Approve?", blocks=blocks)
+    dm = posted["channel"]
+    assert dm.startswith("D")
+    slack.click(ALICE, channel_id=dm, message=fake.message(dm, posted["ts"]), action_id="approve")
+    payload = recorder.payload()
+    assert payload["channel"] == {"id": dm, "name": "directmessage"}
+    assert payload["container"]["channel_id"] == dm and payload["actions"][0]["value"] == "post-9"
+    WebhookClient(payload["response_url"]).send(text="Approved", blocks=[], replace_original=True)
+    assert [(m["text"], m["edits"]) for m in fake.dms(ALICE)] == [("Approved", 1)]
+
+
+def test_message_shortcut_payload(
+    fake: FakeSlack, web: WebClient, recorder: Recorder, slack: SlackClient
+) -> None:
+    message = fake.add_message(GENERAL, user=ALICE, text="Launch post draft", blocks=[section("Launch")])
+    slack.message_shortcut(BOB, "postgate_from_message", channel_id=GENERAL, message=message)
+    payload = recorder.payload()
+    assert set(payload) == {
+        "type", "token", "api_app_id", "team", "user", "enterprise", "is_enterprise_install", "trigger_id",
+        "callback_id", "action_ts", "message_ts", "channel", "message", "response_url",
+    }  # fmt: skip
+    assert (payload["type"], payload["callback_id"], payload["message_ts"]) == (
+        "message_action",
+        "postgate_from_message",
+        message["ts"],
+    )
+    assert payload["channel"] == {"id": GENERAL, "name": "general"}
+    assert payload["team"] == {"id": fake.team_id, "domain": "postgate-test"}
+    assert (payload["user"]["id"], payload["user"]["name"]) == (BOB, "bob")
+    shown = payload["message"]
+    assert (shown["type"], shown["text"], shown["user"], shown["ts"]) == (
+        "message",
+        "Launch post draft",
+        ALICE,
+        message["ts"],
+    )
+    assert shown["blocks"] == message["blocks"] and "edits" not in shown
+    web.views_open(trigger_id=payload["trigger_id"], view=modal())
+    WebhookClient(payload["response_url"]).send(text="Drafted from this message")
+    assert [e["text"] for e in fake.ephemerals(channel=GENERAL, user=BOB)] == ["Drafted from this message"]
+    assert fake.message(GENERAL, message["ts"])["text"] == "Launch post draft"
+
+
 def test_submit_view_applies_response_actions(
     fake: FakeSlack, web: WebClient, recorder: Recorder, slack: SlackClient
 ) -> None:
@@ -842,3 +1143,40 @@ def test_bolt_app_round_trip(fake: FakeSlack) -> None:
         server.shutdown()
         server.server_close()
     assert [c["method"] for c in fake.calls()] == ["auth.test", "views.open"]
+
+
+def test_bolt_routes_message_shortcuts_and_view_actions(fake: FakeSlack) -> None:
+    app = App(client=WebClient(token=fake.bot_token, base_url=fake.url), signing_secret=SECRET)
+
+    @app.message_shortcut("postgate_from_message")
+    def from_message(ack: Callable[..., None], shortcut: dict[str, Any], client: WebClient) -> None:
+        ack()
+        draft = text_input("text", initial_value=shortcut["message"]["text"])
+        view = modal(
+            draft, section("?", accessory=button("preview")), private_metadata=shortcut["message_ts"]
+        )
+        client.views_open(trigger_id=shortcut["trigger_id"], view=view)
+
+    @app.action("preview")
+    def preview(ack: Callable[..., None], body: dict[str, Any], client: WebClient) -> None:
+        ack()
+        typed = body["view"]["state"]["values"]["text"]["text_input"]["value"]
+        client.views_push(trigger_id=body["trigger_id"], view=modal(section(typed), title=plain("Preview")))
+
+    server = make_server("127.0.0.1", 0, SlackRequestHandler(app), _ThreadingWSGIServer, _QuietHandler)
+    threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_port}/slack/events"
+    try:
+        with SlackClient(app_url=url, signing_secret=SECRET, fake=fake) as slack:
+            message = fake.add_message(GENERAL, user=ALICE, text="Big news")
+            slack.message_shortcut(BOB, "postgate_from_message", channel_id=GENERAL, message=message)
+            [opened] = fake.wait_for(lambda: fake.views(BOB))
+            assert opened["private_metadata"] == message["ts"]
+            slack.click_in_view(
+                BOB, view_id=opened["id"], action_id="preview", inputs={"text": "Bigger news"}
+            )
+            root, pushed = fake.wait_for(lambda: fake.views(BOB)[1:] and fake.views(BOB))
+            assert pushed["blocks"][0]["text"]["text"] == "Bigger news"
+    finally:
+        server.shutdown()
+        server.server_close()

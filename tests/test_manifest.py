@@ -25,6 +25,9 @@ REQUIRED_BOT_SCOPES = {
     "chat:write.public": "posting to the approval channel without being invited first",
     "users:read": "the author's time zone (users.info)",
     "im:write": "opening a DM with the author (conversations.open)",
+    "usergroups:read": "approvers given as Slack user groups (usergroups.users.list)",
+    "files:read": "media attached in the compose modal (files.info)",
+    "files:write": "/post export uploads the CSV (files.getUploadURLExternal)",
 }
 
 
@@ -65,10 +68,10 @@ def test_manifest_shortcuts_match_ids(manifest: dict[str, Any]) -> None:
     assert set(callback_ids) == {s.value for s in Shortcut}
 
 
-def test_manifest_shortcuts_are_global(manifest: dict[str, Any]) -> None:
-    # The shortcut opens the composer from anywhere; a message shortcut would need a different handler.
-    for entry in manifest["features"]["shortcuts"]:
-        assert entry["type"] == "global", entry
+def test_manifest_shortcut_types(manifest: dict[str, Any]) -> None:
+    # "New post" opens the composer from anywhere; "Draft a post from this" needs the message it is used on.
+    types = {entry["callback_id"]: entry["type"] for entry in manifest["features"]["shortcuts"]}
+    assert types == {Shortcut.NEW_POST.value: "global", Shortcut.DRAFT_FROM_MESSAGE.value: "message"}
 
 
 def test_manifest_has_required_bot_scopes(manifest: dict[str, Any]) -> None:

@@ -9,7 +9,9 @@ Point a real `slack_sdk.WebClient(token=..., base_url=fake.url)` (or a Bolt app 
 `apps.connections.open` takes the app-level token (`app_token`) and hands out a URL of `socket_mode`, a
 `FakeSocketModeServer` started on first use, through which tests push Socket Mode envelopes.
 Besides `/api/<method>` it serves the `response_url`s handed out in interaction payloads
-(`/hooks/<id>`, as Bolt's `respond()` uses them) and private file downloads (`/files/<id>/...`).
+(`/hooks/<id>`, as Bolt's `respond()` uses them), private file downloads (`/files/<id>/...`) and the
+upload URLs that `files.getUploadURLExternal` hands out (`/upload/v1/<ticket>`, raw bytes or multipart,
+as `WebClient.files_upload_v2` and curl send them).
 """
 
 from __future__ import annotations
@@ -21,7 +23,9 @@ import time
 import traceback
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from email.message import Message
+from email import policy
+from email.message import EmailMessage, Message
+from email.parser import BytesParser
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, TypeVar
 from urllib.parse import parse_qs, urlsplit
@@ -54,6 +58,7 @@ _JSON_ARGS = {
     "attachments": "invalid_attachments",
     "metadata": "invalid_metadata_format",
     "view": "invalid_arguments",
+    "files": "invalid_arguments",
 }
 _SIGN_IN_PAGE = b"<!DOCTYPE html><html><head><title>Slack</title></head><body>Sign in to Slack</body></html>"
 
@@ -97,6 +102,9 @@ class _Handler(BaseHTTPRequestHandler):
             body, content_type = text.encode(), "text/plain; charset=utf-8"
         elif url.path.startswith("/files/"):
             status, body, content_type = fake._serve_file(url.path[7:], self.headers)
+        elif url.path.startswith("/upload/v1/") and self.command == "POST":
+            status, text = fake._serve_upload(url.path[11:], self.headers.get("Content-Type", ""), raw)
+            body, content_type = text.encode(), "text/plain; charset=utf-8"
         else:
             status, body, content_type = 404, b"not found", "text/plain"
         self.send_response(status)
@@ -106,6 +114,32 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header(name, value)
         self.end_headers()
         self.wfile.write(body)
+
+
+def _upload_body(content_type: str, raw: bytes) -> bytes:
+    """The file's bytes from an upload request: the body itself, or the file part of a multipart form."""
+    if content_type.split(";")[0].strip().lower() != "multipart/form-data":
+        return raw
+    head = f"Content-Type: {content_type}\r\nMIME-Version: 1.0\r\n\r\n".encode()
+    form = BytesParser(policy=policy.HTTP).parsebytes(head + raw)
+    if not isinstance(form, EmailMessage) or not form.is_multipart():
+        raise ValueError("malformed multipart body")
+    parts = list(form.iter_parts())
+    # curl -F filename=@x.csv names the part "filename"; other clients call it "file".
+    chosen = next((part for part in parts if part.get_filename() is not None), None)
+    if chosen is None:
+        chosen = next(
+            (
+                part
+                for part in parts
+                if part.get_param("name", header="content-disposition") in ("file", "filename")
+            ),
+            None,
+        )
+    if chosen is None:
+        raise ValueError("no file part in the multipart body")
+    payload = chosen.get_payload(decode=True)
+    return payload if isinstance(payload, bytes) else b""
 
 
 def _decode_params(query: str, content_type: str, raw: bytes) -> dict[str, Any]:
@@ -144,7 +178,9 @@ class FakeSlack:
         team_id: str = "T0POSTGATE",
         bot_user_id: str = "U0BOT",
         bot_id: str = "B0BOT",
+        free_plan: bool = False,
     ) -> None:
+        """`free_plan=True`: a Free workspace, where user groups do not exist (`plan_upgrade_required`)."""
         self.bot_token = bot_token
         self.app_token = app_token
         self.team_id = team_id
@@ -163,6 +199,7 @@ class FakeSlack:
         self._ws = Workspace(
             team_id=team_id, bot_user_id=bot_user_id, bot_id=bot_id, app_id=APP_ID, root_url=self.root_url
         )
+        self._ws.free_plan = free_plan
         self._socket_mode: FakeSocketModeServer | None = None
         self._methods = WebApiMethods(self._ws, socket_url=lambda: self.socket_mode.issue_url())
 
@@ -203,9 +240,25 @@ class FakeSlack:
 
     # Directory
 
-    def add_user(self, user_id: str, name: str, *, tz: str = "Europe/Berlin", is_admin: bool = False) -> None:
+    @property
+    def free_plan(self) -> bool:
+        return self._ws.free_plan
+
+    def add_user(
+        self,
+        user_id: str,
+        name: str,
+        *,
+        tz: str = "Europe/Berlin",
+        is_admin: bool = False,
+        is_owner: bool = False,
+        is_primary_owner: bool = False,
+    ) -> None:
+        """users.info shows owners as admins too, and the primary owner as an owner, as Slack does."""
         with self._lock:
-            self._ws.add_user(user_id, name, tz=tz, is_admin=is_admin)
+            self._ws.add_user(
+                user_id, name, tz=tz, is_admin=is_admin, is_owner=is_owner, is_primary_owner=is_primary_owner
+            )
 
     def add_channel(
         self,
@@ -222,7 +275,8 @@ class FakeSlack:
             )
 
     def add_usergroup(self, usergroup_id: str, handle: str, users: Iterable[str], *, name: str = "") -> None:
-        """Adding any group also switches the workspace to a paid plan (no more plan_upgrade_required)."""
+        if self.free_plan:
+            raise ValueError("a free workspace has no user groups; use FakeSlack(free_plan=False)")
         now = int(time.time())
         with self._lock:
             self._ws.usergroups[usergroup_id] = {
@@ -273,6 +327,35 @@ class FakeSlack:
     def file(self, file_id: str) -> dict[str, Any]:
         with self._lock:
             return copy.deepcopy(self._ws.files[file_id][0])
+
+    def uploaded_files(self, channel: str | None = None) -> list[dict[str, Any]]:
+        """Files the app uploaded (files.completeUploadExternal), oldest first; with `channel`, those shared
+        there. Each: id, name, title, mimetype, content (bytes), channels (all shared to), channel (the
+        first, or None for a private file), ts (its share message there) and thread_ts (or None)."""
+        found = []
+        with self._lock:
+            for file_id in self._ws.uploaded:
+                obj, content = self._ws.files[file_id]
+                shares = {cid: entries[0] for vis in obj["shares"].values() for cid, entries in vis.items()}
+                shared_to = [c for c in obj["channels"] + obj["groups"] + obj["ims"] if c in shares]
+                if channel is not None and channel not in shared_to:
+                    continue
+                where = channel if channel is not None else (shared_to[0] if shared_to else None)
+                share = shares.get(where or "", {})
+                found.append(
+                    {
+                        "id": file_id,
+                        "name": obj["name"],
+                        "title": obj["title"],
+                        "mimetype": obj["mimetype"],
+                        "content": content,
+                        "channels": shared_to,
+                        "channel": where,
+                        "ts": share.get("ts"),
+                        "thread_ts": share.get("thread_ts"),
+                    }
+                )
+        return found
 
     def user(self, user_id: str) -> dict[str, Any]:
         with self._lock:
@@ -529,6 +612,25 @@ class FakeSlack:
                 {
                     "method": "response_url",
                     "params": body,
+                    "ok": status == 200,
+                    "error": None if status == 200 else text,
+                }
+            )
+        return status, text
+
+    def _serve_upload(self, token: str, content_type: str, raw: bytes) -> tuple[int, str]:
+        try:
+            content = _upload_body(content_type, raw)
+        except ValueError as exc:
+            status, text = 400, f"invalid_form_data: {exc}"
+        else:
+            with self._lock:
+                status, text = self._ws.receive_upload(token, content)
+        with self._lock:
+            self._calls.append(
+                {
+                    "method": "upload_url",
+                    "params": {"bytes": len(raw), "content_type": content_type},
                     "ok": status == 200,
                     "error": None if status == 200 else text,
                 }

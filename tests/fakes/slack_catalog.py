@@ -25,7 +25,9 @@ def _spec(required: str, args: str, errors: str, *, token: str = "bot") -> Metho
     )
 
 
-NOT_IN_REFERENCE = frozenset({"apps.connections.open"})
+NOT_IN_REFERENCE = frozenset(
+    {"apps.connections.open", "files.getUploadURLExternal", "files.completeUploadExternal"}
+)
 
 
 METHODS: dict[str, MethodSpec] = {
@@ -143,6 +145,25 @@ METHODS: dict[str, MethodSpec] = {
             "channel_not_found invalid_cursor invalid_metadata_filter_keys invalid_ts_latest "
             "invalid_ts_oldest missing_scope thread_not_found method_not_supported_for_channel_type "
             "list_record_comment_fetch_failed"
+        ),
+    ),
+    # Errors as slack-ruby/slack-api-ref lists them for the method, less the ones every method shares;
+    # channel_not_found and not_in_channel are what Slack answers in practice for a wrong or unjoined
+    # channel (the reference lists invalid_channel).
+    "files.completeUploadExternal": _spec(
+        "token files",
+        "token files channel_id channels initial_comment thread_ts blocks",
+        (
+            "invalid_channel posting_to_channel_denied file_not_found access_denied file_update_failed "
+            "channel_not_found not_in_channel"
+        ),
+    ),
+    "files.getUploadURLExternal": _spec(
+        "token filename length",
+        "token filename length alt_txt snippet_type",
+        (
+            "missing_argument storage_limit_reached file_uploads_disabled file_upload_size_restricted "
+            "snippet_too_large unknown_snippet_type unknown_subtype alt_txt_too_large"
         ),
     ),
     "files.info": _spec(

@@ -1,11 +1,11 @@
 """Plays Slack's side towards the app under test: signed HTTP requests carrying the payloads Slack
-sends (slash commands, shortcuts, block actions, view submissions, Events API callbacks), and the
-effect of the app's acknowledgement on the fake workspace (modal closed, errors shown, view pushed,
-ephemeral shown).
+sends (slash commands, global and message shortcuts, block actions in messages, modals and the Home
+tab, view submissions, Events API callbacks), and the effect of the app's acknowledgement on the fake
+workspace (modal closed, errors shown, view pushed, ephemeral shown).
 
 Owns payload shapes, request signing and the Slack client's own rules: a trigger_id per interaction,
-view state built from what the user typed or the inputs' initial values, required inputs and
-`max_length` checked before anything is sent, and acknowledgements later than 3 s ignored.
+view state built from what the user typed or the inputs' initial values, required inputs, text
+lengths and number bounds checked before anything is sent, and acknowledgements later than 3 s ignored.
 """
 
 from __future__ import annotations
@@ -14,8 +14,10 @@ import copy
 import hashlib
 import hmac
 import json
+import re
 import secrets
 import time
+from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlencode
 
@@ -43,6 +45,12 @@ _PLAIN_STATE: dict[str, tuple[str, str, list[Any] | None]] = {
     "rich_text_input": ("rich_text_value", "initial_value", None),
 }
 _FAKE_ONLY_VIEW_KEYS = ("errors", "user_id")
+_CONVERSATION_PICKERS = {
+    "conversations_select": "selected_conversation",
+    "channels_select": "selected_channel",
+}
+_TIME = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
+_NUMBER = re.compile(r"^-?\d+(\.\d+)?$")
 
 
 def sign(signing_secret: str, timestamp: int, body: bytes) -> str:
@@ -67,6 +75,11 @@ def _option(element: dict[str, Any], value: Any) -> dict[str, Any]:
         return {"text": {"type": "plain_text", "text": str(value)}, "value": str(value)}
     values = [o.get("value") for o in _options(element)]
     raise ValueError(f"{element.get('action_id')}: no option with value {value!r}; options: {values}")
+
+
+def _shown_message(message: dict[str, Any]) -> dict[str, Any]:
+    """A message as Slack puts it into payloads: no fake-only edit counter, no empty thread/blocks fields."""
+    return {k: v for k, v in message.items() if k != "edits" and (v or k not in ("reply_count", "blocks"))}
 
 
 def _rich_text(text: str) -> dict[str, Any]:
@@ -216,6 +229,22 @@ class SlackClient:
         }
         return self._interaction(payload)[0]
 
+    def message_shortcut(
+        self, user_id: str, callback_id: str, *, channel_id: str, message: dict[str, Any]
+    ) -> httpx.Response:
+        """Runs a message shortcut (the message's "More actions" menu) on `message` as the user saw it."""
+        payload = self._common("message_action", user_id) | {
+            "callback_id": callback_id,
+            "action_ts": f"{time.time():.6f}",
+            "message_ts": message["ts"],
+            "channel": {"id": channel_id, "name": self._channel_name(channel_id)},
+            "message": _shown_message(message),
+            # The message need not be the app's, so the response_url has no original to replace: it
+            # posts a new ephemeral (or in_channel) message.
+            "response_url": self.fake.response_url(channel_id, user_id),
+        }
+        return self._interaction(payload)[0]
+
     # Block actions
 
     @staticmethod
@@ -265,10 +294,6 @@ class SlackClient:
     ) -> httpx.Response:
         """Clicks a button (or picks an option) in `message` as the user saw it, even if it changed since."""
         block_id, element = self._find_element(message.get("blocks") or [], action_id)
-        # As Slack shows it: without the fake's edit counter and without empty thread/blocks fields.
-        shown = {
-            k: v for k, v in message.items() if k != "edits" and (v or k not in ("reply_count", "blocks"))
-        }
         container: dict[str, Any] = {
             "type": "message",
             "message_ts": message["ts"],
@@ -280,7 +305,7 @@ class SlackClient:
         payload = self._common("block_actions", user_id) | {
             "container": container,
             "channel": {"id": channel_id, "name": self._channel_name(channel_id)},
-            "message": shown,
+            "message": _shown_message(message),
             "state": {"values": {}},
             "response_url": self.fake.response_url(channel_id, user_id, message["ts"]),
             "actions": [self._action(block_id, element, value)],
@@ -288,13 +313,27 @@ class SlackClient:
         return self._interaction(payload)[0]
 
     def click_in_view(
-        self, user_id: str, *, view_id: str, action_id: str, value: str | None = None
+        self,
+        user_id: str,
+        *,
+        view_id: str,
+        action_id: str,
+        value: Any = None,
+        inputs: Mapping[str, object] | None = None,
     ) -> httpx.Response:
+        """Clicks a button (or picks an option) in an open modal or Home tab. `inputs` (by block_id) is what
+        the user typed first; it stays in the view's state, as in Slack, for later clicks and the submit."""
         view = self.fake.view(view_id)
+        if view["user_id"] != user_id:
+            raise ValueError(f"view {view_id} belongs to {view['user_id']}, not {user_id}")
+        self._check_on_top(user_id, view)
         block_id, element = self._find_element(view["blocks"], action_id)
+        values = self._state_values(view, dict(inputs or {}))
+        if inputs:
+            self.fake.set_view_state(view_id, values)
         payload = self._common("block_actions", user_id) | {
             "container": {"type": "view", "view_id": view_id},
-            "view": self._view_payload(view, self._state_values(view, {})),
+            "view": self._view_payload(view, values),
             "actions": [self._action(block_id, element, value)],
         }
         return self._interaction(payload)[0]
@@ -338,8 +377,26 @@ class SlackClient:
         elif kind == "rich_text_input" and isinstance(value, str):
             state["rich_text_value"] = _rich_text(value)
         else:
+            self._check_picked(element, value)
             state[_PLAIN_STATE[kind][0]] = value
         return state
+
+    @staticmethod
+    def _check_picked(element: dict[str, Any], value: Any) -> None:
+        """A picker can only produce values of its own shape; a test typing anything else is a test bug."""
+        kind, action_id = element["type"], element.get("action_id")
+        if value is None:
+            return
+        if kind == "timepicker" and not (isinstance(value, str) and _TIME.match(value)):
+            raise ValueError(f"{action_id}: a timepicker gives 'HH:mm', not {value!r}")
+        if kind == "datetimepicker" and (not isinstance(value, int) or isinstance(value, bool)):
+            raise ValueError(f"{action_id}: a datetimepicker gives UNIX seconds (int), not {value!r}")
+        if kind.startswith("multi_") and not (
+            isinstance(value, list) and all(isinstance(v, str) for v in value)
+        ):
+            raise ValueError(f"{action_id}: a {kind} gives a list of ids, not {value!r}")
+        if kind in ("users_select", *_CONVERSATION_PICKERS) and not isinstance(value, str):
+            raise ValueError(f"{action_id}: a {kind} gives one id, not {value!r}")
 
     def _state_values(self, view: dict[str, Any], inputs: dict[str, Any]) -> dict[str, Any]:
         blocks = input_blocks(view)
@@ -371,6 +428,8 @@ class SlackClient:
             filled = [v for k, v in state.items() if k not in ("type", "timezone")]
             if not block.get("optional") and all(v in (None, "", []) for v in filled):
                 raise ValueError(f"input {block['block_id']} is required; Slack would not submit the view")
+            if element["type"] == "number_input" and state.get("value"):
+                SlackClient._check_number(block["block_id"], element, str(state["value"]))
             text = state.get("value") if element["type"] == "plain_text_input" else None
             if text:
                 max_length, min_length = element.get("max_length", 3000), element.get("min_length", 0)
@@ -380,23 +439,59 @@ class SlackClient:
                         f"{min_length}..{max_length}; Slack would not submit the view"
                     )
 
+    @staticmethod
+    def _check_number(block_id: str, element: dict[str, Any], text: str) -> None:
+        refused = f"input {block_id}: {text!r} "
+        if not _NUMBER.match(text):
+            raise ValueError(refused + "is not a number; Slack would not submit the view")
+        if "." in text and not element.get("is_decimal_allowed"):
+            raise ValueError(refused + "is a decimal, not allowed here; Slack would not submit the view")
+        number = float(text)
+        low, high = element.get("min_value"), element.get("max_value")
+        if (low is not None and number < float(low)) or (high is not None and number > float(high)):
+            raise ValueError(refused + f"is outside {low}..{high}; Slack would not submit the view")
+
+    def _response_urls(self, view: dict[str, Any], values: dict[str, Any]) -> list[dict[str, str]]:
+        """A conversation picker with `response_url_enabled` gets a response_url for the picked channel."""
+        urls = []
+        for block in input_blocks(view):
+            element = block["element"]
+            state_key = _CONVERSATION_PICKERS.get(element["type"])
+            picked = values[block["block_id"]][element["action_id"]].get(state_key or "")
+            if state_key and element.get("response_url_enabled") and picked:
+                urls.append(
+                    {
+                        "block_id": block["block_id"],
+                        "action_id": element["action_id"],
+                        "channel_id": picked,
+                        "response_url": self.fake.response_url(picked, view["user_id"]),
+                    }
+                )
+        return urls
+
+    def _check_on_top(self, user_id: str, view: dict[str, Any]) -> None:
+        """Of a stack of modals the user sees (and can use) only the top one."""
+        if view["type"] != "modal":
+            return
+        top = [v["id"] for v in self.fake.views(user_id) if v["type"] == "modal"][-1:]
+        if top != [view["id"]]:
+            raise ValueError(f"view {view['id']} is not the one {user_id} sees (top of stack: {top})")
+
     def submit_view(
-        self, user_id: str, view_id: str, inputs: dict[str, object] | None = None
+        self, user_id: str, view_id: str, inputs: Mapping[str, object] | None = None
     ) -> httpx.Response:
         """Submits an open modal; `inputs` (by block_id) override what was typed before or initial values."""
         view = self.fake.view(view_id)
         if view["type"] != "modal" or not view.get("submit"):
             raise ValueError(f"view {view_id} has no submit button")
-        top = [v["id"] for v in self.fake.views(user_id) if v["type"] == "modal"][-1:]
-        if top != [view_id]:
-            raise ValueError(f"view {view_id} is not the one {user_id} sees (top of stack: {top})")
+        self._check_on_top(user_id, view)
         values = self._state_values(view, dict(inputs or {}))
         self._check_submittable(view, values)
         self.fake.set_view_state(view_id, values)
         self.fake.set_view_errors(view_id, {})  # a new submission clears the errors shown before
         payload = self._common("view_submission", user_id) | {
             "view": self._view_payload(view, values),
-            "response_urls": [],
+            "response_urls": self._response_urls(view, values),
         }
         response, in_time = self._interaction(payload)
         if response.status_code == 200 and in_time:

@@ -12,9 +12,12 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+from tests.fakes.slack_limits import message_block_problems
 from tests.fakes.slack_workspace import (
+    ALT_TXT_MAX,
     PERMALINK_HOST,
     POST_TEXT_MAX,
+    SNIPPET_MAX_BYTES,
     UPDATE_TEXT_MAX,
     ApiError,
     Channel,
@@ -24,6 +27,13 @@ from tests.fakes.slack_workspace import (
 )
 
 _EMOJI_NAME = re.compile(r"^[a-z0-9_+'-]+$")
+# Slack's pattern for channel_id is ^[CGDZ][A-Z0-9]{8,}$ (no user ids, no names); `channels` also takes
+# user ids. The length is not checked because the ids in tests are short.
+_SHARE_PATTERNS = {
+    "channel_id": re.compile(r"^[CGDZ][A-Z0-9]+$"),
+    "channels": re.compile(r"^[CGDZUW][A-Z0-9]+$"),
+}
+_SLACK_SHARE_PATTERNS = {"channel_id": "^[CGDZ][A-Z0-9]{8,}$", "channels": "^[CGDZUW][A-Z0-9]{8,}$"}
 
 
 class WebApiMethods:
@@ -227,8 +237,7 @@ class WebApiMethods:
         return {"view": copy.deepcopy(stored)}
 
     def _usergroups_list(self, p: dict[str, Any]) -> dict[str, Any]:
-        if not self.ws.usergroups:
-            raise ApiError("plan_upgrade_required")
+        self.ws.require_paid_plan()
         groups = []
         for group in self.ws.usergroups.values():
             if group["date_delete"] and not flag(p.get("include_disabled")):
@@ -242,8 +251,7 @@ class WebApiMethods:
         return {"usergroups": groups}
 
     def _usergroups_users_list(self, p: dict[str, Any]) -> dict[str, Any]:
-        if not self.ws.usergroups:
-            raise ApiError("plan_upgrade_required")
+        self.ws.require_paid_plan()
         group = self.ws.usergroups.get(str(p.get("usergroup")))
         if group is None:
             raise ApiError("no_such_subteam")
@@ -271,6 +279,88 @@ class WebApiMethods:
         if stored is None:
             raise ApiError("file_not_found")
         return {"file": copy.deepcopy(stored[0]), "comments": [], "response_metadata": {"next_cursor": ""}}
+
+    def _files_getUploadURLExternal(self, p: dict[str, Any]) -> dict[str, Any]:
+        try:
+            length = int(p["length"])
+        except (TypeError, ValueError) as exc:
+            raise ApiError("invalid_arguments", "[ERROR] must be an integer [json-pointer:/length]") from exc
+        if length <= 0:
+            raise ApiError("missing_argument")
+        alt_txt = p.get("alt_txt") or None
+        if alt_txt is not None and len(str(alt_txt)) > ALT_TXT_MAX:
+            raise ApiError("alt_txt_too_large")
+        snippet_type = p.get("snippet_type") or None
+        if snippet_type is not None and length > SNIPPET_MAX_BYTES:
+            raise ApiError("snippet_too_large")
+        upload_url, file_id = self.ws.start_upload(
+            str(p["filename"]),
+            length,
+            alt_txt=None if alt_txt is None else str(alt_txt),
+            snippet_type=None if snippet_type is None else str(snippet_type),
+        )
+        return {"upload_url": upload_url, "file_id": file_id}
+
+    def _files_completeUploadExternal(self, p: dict[str, Any]) -> dict[str, Any]:
+        entries = p.get("files")
+        if (
+            not isinstance(entries, list)
+            or not entries
+            or not all(isinstance(e, dict) and e.get("id") for e in entries)
+        ):
+            raise ApiError(
+                "invalid_arguments", "[ERROR] must be an array of {id, title} [json-pointer:/files]"
+            )
+        targets = self._share_targets(p)
+        thread_ts = str(p["thread_ts"]) if p.get("thread_ts") else None
+        if thread_ts is not None:
+            if len(targets) != 1:
+                raise ApiError("invalid_arguments", "[ERROR] thread_ts needs exactly one channel")
+            root = targets[0].messages.get(thread_ts)
+            if root is None or not self.ws.is_root(root):
+                raise ApiError(
+                    "invalid_arguments", "[ERROR] thread_ts is not a parent message in the channel"
+                )
+        blocks = p.get("blocks")
+        comment = p.get("initial_comment")
+        if comment:
+            blocks = None  # Slack ignores blocks when initial_comment is given
+        elif blocks is not None:
+            problems = message_block_problems(blocks)
+            if problems:
+                raise ApiError("invalid_blocks", *problems)
+        ids = [str(e["id"]) for e in entries]
+        if len(set(ids)) != len(ids):
+            raise ApiError("invalid_arguments", "[ERROR] a file id appears twice [json-pointer:/files]")
+        pending = [self.ws.pending_upload(file_id) for file_id in ids]
+        files = [
+            self.ws.complete_upload(upload, title=str(e["title"]) if e.get("title") else None)
+            for upload, e in zip(pending, entries, strict=True)
+        ]
+        # Slack shares asynchronously: the answer shows the files before any share is recorded.
+        answer = [copy.deepcopy(f) for f in files]
+        for ch in targets:
+            self.ws.share_files(ch, files, text=str(comment or ""), blocks=blocks, thread_ts=thread_ts)
+        return {"files": answer}
+
+    def _share_targets(self, p: dict[str, Any]) -> list[Channel]:
+        requested = [("channel_id", str(p["channel_id"]))] if p.get("channel_id") else []
+        requested += [("channels", c) for c in users_list(p.get("channels"))]
+        targets: list[Channel] = []
+        for arg, channel_id in requested:
+            if not _SHARE_PATTERNS[arg].match(channel_id):
+                pattern = _SLACK_SHARE_PATTERNS[arg]
+                raise ApiError(
+                    "invalid_arguments",
+                    f"[ERROR] input must match regex pattern: {pattern} [json-pointer:/{arg}]",
+                )
+            ch = self.ws.channel(channel_id)
+            # Unlike chat.postMessage, chat:write.public does not cover files: the bot must be a member.
+            if self.ws.bot_user_id not in ch.members:
+                raise ApiError("not_in_channel")
+            if ch not in targets:
+                targets.append(ch)
+        return targets
 
     def _writable(self, p: dict[str, Any]) -> Channel:
         ch = self.ws.channel(p.get("channel"), for_write=True)

@@ -1,5 +1,6 @@
 """The in-memory Slack workspace behind the fake Web API: directory, messages and threads, ephemerals,
-views and modal stacks, trigger ids, response URLs, files, and the objects Slack returns for them.
+views and modal stacks, trigger ids, response URLs, files and their uploads, user groups and the plan
+they need, and the objects Slack returns for them.
 
 Owns the state and the rules that several entry points share (message content checks, view checks,
 trigger exchange, response_url semantics). The Web API methods on top are in `slack_methods`; HTTP,
@@ -10,6 +11,7 @@ Anything that Slack answers with `ok: false` raises `ApiError`.
 from __future__ import annotations
 
 import copy
+import mimetypes
 import re
 import secrets
 import string
@@ -30,6 +32,8 @@ MODAL_STACK_MAX = 3
 HOOK_MAX_USES = 5
 HOOK_TTL_SECONDS = 30 * 60
 PERMALINK_HOST = "https://fake.slack.test"
+ALT_TXT_MAX = 1000
+SNIPPET_MAX_BYTES = 1024 * 1024
 
 # zoneinfo only knows abbreviations; Slack shows long names. Unknown zones fall back to the abbreviation.
 _TZ_LABELS = {
@@ -88,6 +92,18 @@ class Trigger:
 
 
 @dataclass
+class PendingUpload:
+    """A file between files.getUploadURLExternal and files.completeUploadExternal."""
+
+    file_id: str
+    filename: str
+    length: int
+    alt_txt: str | None
+    snippet_type: str | None
+    content: bytes | None = None  # None until the bytes reach the upload URL
+
+
+@dataclass
 class Hook:
     channel: str
     user: str
@@ -131,6 +147,9 @@ class Workspace:
         self.triggers: dict[str, Trigger] = {}
         self.usergroups: dict[str, dict[str, Any]] = {}
         self.files: dict[str, tuple[dict[str, Any], bytes]] = {}
+        self.uploads: dict[str, PendingUpload] = {}  # upload URL token -> file on its way in
+        self.uploaded: list[str] = []  # ids of files completed through the upload flow, in order
+        self.free_plan = False
         self.hooks: dict[str, Hook] = {}
         self._last_ts_us = 0
         self.add_user(bot_user_id, "postgate", is_bot=True)
@@ -144,10 +163,22 @@ class Workspace:
         *,
         tz: str = "Europe/Berlin",
         is_admin: bool = False,
+        is_owner: bool = False,
+        is_primary_owner: bool = False,
         is_bot: bool = False,
     ) -> None:
         ZoneInfo(tz)  # fail fast on a typo in a test's time zone
-        self.users[user_id] = {"id": user_id, "name": name, "tz": tz, "is_admin": is_admin, "is_bot": is_bot}
+        # Slack's roles nest: the primary owner is an owner, and every owner is also an admin.
+        is_owner = is_owner or is_primary_owner
+        self.users[user_id] = {
+            "id": user_id,
+            "name": name,
+            "tz": tz,
+            "is_admin": is_admin or is_owner,
+            "is_owner": is_owner,
+            "is_primary_owner": is_primary_owner,
+            "is_bot": is_bot,
+        }
 
     def add_channel(
         self,
@@ -503,6 +534,91 @@ class Workspace:
 
     # Files and user groups
 
+    def require_paid_plan(self) -> None:
+        if self.free_plan:
+            raise ApiError("plan_upgrade_required")
+
+    def start_upload(
+        self, filename: str, length: int, *, alt_txt: str | None, snippet_type: str | None
+    ) -> tuple[str, str]:
+        """Returns (upload_url, file_id) as files.getUploadURLExternal hands them out."""
+        token = secrets.token_urlsafe(18)
+        self.uploads[token] = PendingUpload(_random_id("F"), filename, length, alt_txt, snippet_type)
+        return f"{self.root_url}/upload/v1/{token}", self.uploads[token].file_id
+
+    def receive_upload(self, token: str, content: bytes) -> tuple[int, str]:
+        pending = self.uploads.get(token)
+        if pending is None:
+            return 404, "not_found"
+        if len(content) != pending.length:
+            # Slack does not document this case; the fake refuses so that a length counted in
+            # characters instead of bytes shows up here rather than as a silently truncated file.
+            return 400, f"length_mismatch: announced {pending.length} bytes, received {len(content)}"
+        pending.content = content
+        return 200, f"OK - {len(content)}"
+
+    def pending_upload(self, file_id: str) -> PendingUpload:
+        """An uploaded file not yet completed; file_not_found for anything else, as Slack answers."""
+        for pending in self.uploads.values():
+            if pending.file_id == file_id and pending.content is not None:
+                return pending
+        raise ApiError("file_not_found")
+
+    def complete_upload(self, pending: PendingUpload, *, title: str | None) -> dict[str, Any]:
+        token = next(t for t, p in self.uploads.items() if p is pending)
+        del self.uploads[token]  # the upload ticket is spent; a second completion finds no file
+        guessed = mimetypes.guess_type(pending.filename)[0]
+        content = pending.content or b""
+        self.add_file(
+            pending.file_id,
+            pending.filename,
+            content,
+            mimetype=guessed or ("text/plain" if pending.snippet_type else "application/octet-stream"),
+            user=self.bot_user_id,
+        )
+        stored = self.files[pending.file_id][0]
+        stored["title"] = title or pending.filename
+        stored["shares"] = {}
+        if pending.alt_txt:
+            stored["alt_txt"] = pending.alt_txt
+        if pending.snippet_type:
+            stored |= {"mode": "snippet", "filetype": pending.snippet_type}
+        self.uploaded.append(pending.file_id)
+        return stored
+
+    def share_files(
+        self,
+        ch: Channel,
+        files: list[dict[str, Any]],
+        *,
+        text: str,
+        blocks: list[Any] | None,
+        thread_ts: str | None,
+    ) -> dict[str, Any]:
+        """Posts the bot's file-share message and records the share on each file."""
+        shown = [{k: copy.deepcopy(v) for k, v in f.items() if k != "shares"} for f in files]
+        msg = self.add_message(ch, user=None, text=text, blocks=blocks, thread_ts=thread_ts)
+        msg |= {"files": shown, "upload": True, "display_as_bot": False}
+        visibility = "public" if ch.im_user is None and not ch.is_private else "private"
+        listed_in = "ims" if ch.im_user is not None else ("groups" if ch.is_private else "channels")
+        for f in files:
+            share: dict[str, Any] = {
+                "reply_users": [],
+                "reply_users_count": 0,
+                "reply_count": 0,
+                "ts": msg["ts"],
+                "channel_name": ch.name if ch.im_user is None else "directmessage",
+                "team_id": self.team_id,
+                "share_user_id": self.bot_user_id,
+                "source": "UNKNOWN",
+            }
+            if thread_ts:
+                share["thread_ts"] = thread_ts
+            f["shares"].setdefault(visibility, {}).setdefault(ch.id, []).append(share)
+            if ch.id not in f[listed_in]:
+                f[listed_in].append(ch.id)
+        return msg
+
     def add_file(
         self, file_id: str, name: str, content: bytes, *, mimetype: str, user: str
     ) -> dict[str, Any]:
@@ -559,8 +675,8 @@ class Workspace:
             "tz_offset": int(offset.total_seconds()) if offset is not None else 0,
             "profile": profile,
             "is_admin": u["is_admin"],
-            "is_owner": False,
-            "is_primary_owner": False,
+            "is_owner": u["is_owner"],
+            "is_primary_owner": u["is_primary_owner"],
             "is_restricted": False,
             "is_ultra_restricted": False,
             "is_bot": u["is_bot"],
