@@ -143,6 +143,10 @@ def test_imports_need_https_and_can_fail(fake: FakePostoria, api: httpx.Client) 
         ({"publish_mode": "queue", "queue_id": 424242}, "queue_id"),
         ({"media_ids": [424242]}, "media_ids"),
         ({"media_ids": "processing"}, "media_ids"),
+        ({"first_comment": ["Hi"]}, "first_comment"),
+        ({"first_comment": "Hi", "comment_delay": 121}, "comment_delay"),
+        ({"first_comment": "Hi", "comment_delay": -1}, "comment_delay"),
+        ({"first_comment": "Hi", "comment_delay": "5"}, "comment_delay"),
     ],
 )
 def test_create_validation_names_the_field(
@@ -189,6 +193,49 @@ def test_publish_now_ends_posted_with_links_and_per_account_errors(
         {"account_id": ig["id"], "link_to_post": None, "error": "Instagram requires an image or video"},
     ]
     assert [p["account_id"] for p in fake.published()] == [x["id"]]
+
+
+def test_the_first_comment_goes_under_each_published_account_after_its_delay(
+    fake: FakePostoria, api: httpx.Client
+) -> None:
+    x = fake.add_account("x", "Acme on X")
+    li = fake.add_account("linkedin", "Acme")
+    failing = fake.add_account("bluesky", "acme.bsky.social")
+    fake.fail_account(failing["id"], "Session expired")
+    accounts = [x["id"], li["id"], failing["id"]]
+
+    at_once = api.post(
+        "/posts",
+        json={
+            "publish_mode": "publish_now",
+            "social_account_ids": accounts,
+            "caption": "Hi",
+            "first_comment": "More",
+        },
+    ).json()
+    later = api.post(
+        "/posts",
+        json={
+            "publish_mode": "publish_now",
+            "social_account_ids": [x["id"]],
+            "caption": "Hi again",
+            "first_comment": "Much later",
+            "comment_delay": 120,
+        },
+    ).json()
+
+    assert "first_comment" not in at_once  # the Post object of §6 does not show it
+    assert fake.first_comments() == {
+        at_once["id"]: {"first_comment": "More", "comment_delay": None},
+        later["id"]: {"first_comment": "Much later", "comment_delay": 120},
+    }
+    fake.wait_for(lambda: all(p["status"] == "posted" for p in fake.posts().values()), timeout=5)
+    # No delay: right after publishing, on every account that published; two hours: not yet.
+    assert [(c["post_id"], c["account_id"], c["text"]) for c in fake.posted_comments()] == [
+        (at_once["id"], x["id"], "More"),
+        (at_once["id"], li["id"], "More"),
+    ]
+    assert fake.posted_comments(li["id"])[0]["network"] == "linkedin"
 
 
 def test_schedule_and_queue_modes(fake: FakePostoria, api: httpx.Client) -> None:

@@ -96,6 +96,84 @@ def test_immediate_create_runs_a_job_and_publishes_one_post_per_account(
     assert sorted(fake.jobs()[job_id]["post_ids"]) == sorted(p["id"] for p in posts.values())
 
 
+@pytest.mark.parametrize(
+    ("entry", "error"),
+    [
+        ({"comments": {"text": "Hi"}}, "comments must be an array"),
+        ({"comments": [{"language": "en"}]}, "Each comment needs a text"),
+        ({"comments": [{"text": " "}]}, "A comment needs a text or media"),
+        (
+            {"comments": [{"text": "Hi", "delay": {"duration": 5, "unit": "Second"}}]},
+            "comment delay needs a duration and a unit (Minute, Hour, Day or Week)",
+        ),
+        (
+            {"comments": [{"text": "Hi", "media": {"type": "pdf", "path": "https://cdn.example/a.pdf"}}]},
+            "comment media needs a type (photo, video or gif) and a path",
+        ),
+    ],
+)
+def test_malformed_comment_callbacks_are_refused(
+    fake: FakePubler, api: httpx.Client, entry: dict[str, Any], error: str
+) -> None:
+    x = fake.add_account("twitter", "Acme")
+    answer = api.post("/posts/schedule/publish", json=bulk([{"id": x, **entry}]))
+    assert (answer.status_code, answer.json()) == (400, {"errors": [error]})
+    assert fake.jobs() == {}
+
+
+def upload_photo(api: httpx.Client) -> str:
+    answer = api.post("/media", files={"file": ("a.png", b"\x89PNG" + b"\x00" * 16, "image/png")})
+    media_id: str = answer.json()["id"]
+    return media_id
+
+
+def test_comments_go_out_once_each_post_is_published(fake: FakePubler, api: httpx.Client) -> None:
+    x = fake.add_account("twitter", "Acme")
+    ig = fake.add_account("instagram", "acme")
+    failing = fake.add_account("linkedin", "Acme Inc")
+    fake.fail_account(failing, "Token expired", at="publish")
+    photo = {"id": upload_photo(api), "type": "photo"}
+    later = {"text": "Later", "delay": {"duration": 1, "unit": "Hour"}}
+    body = bulk(
+        [
+            {"id": x, "comments": [{"text": "More", "language": "en"}, later]},
+            {"id": ig, "comments": [{"text": "Tags"}]},
+            {"id": failing, "comments": [{"text": "Never"}]},
+        ],
+        twitter={"type": "status", "text": "Hello"},
+        instagram={"type": "photo", "text": "Hello", "media": [photo], "firstComment": "#launch"},
+        linkedin={"type": "status", "text": "Hello"},
+    )
+
+    job_id = api.post("/posts/schedule/publish", json=body).json()["job_id"]
+    finished_job(fake, api, job_id)
+    fake.wait_for(lambda: all(p["state"] != "scheduled" for p in fake.posts()), timeout=5)
+
+    stored = {
+        row["account_id"]: (row["comments"], row["firstComment"]) for row in fake.first_comments().values()
+    }
+    assert stored == {
+        x: ([{"text": "More", "language": "en"}, later], None),
+        ig: ([{"text": "Tags"}], "#launch"),
+        failing: ([{"text": "Never"}], None),
+    }
+    # Undelayed ones right after publishing (Instagram's block comment too); nothing under a failed post.
+    assert sorted((c["account_id"], c["text"]) for c in fake.posted_comments()) == sorted(
+        [(x, "More"), (ig, "#launch"), (ig, "Tags")]
+    )
+    assert "comments" not in fake.posts()[0]  # GET /posts shows no callbacks
+
+
+def test_instagram_first_comment_must_be_text(fake: FakePubler, api: httpx.Client) -> None:
+    ig = fake.add_account("instagram", "acme")
+    body = bulk([{"id": ig}], instagram={"type": "photo", "text": "Hi", "firstComment": ["#a"]})
+    answer = api.post("/posts/schedule/publish", json=body)
+    assert (answer.status_code, answer.json()) == (
+        400,
+        {"errors": ["instagram.firstComment must be a string"]},
+    )
+
+
 def test_data_envelope_and_completed_spelling() -> None:
     with FakePubler(
         envelope="data", job_status_spelling="completed", create_status=202, job_delay=0.01, tick=0.01

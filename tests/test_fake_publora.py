@@ -247,6 +247,201 @@ def test_scheduler_publishes_and_logs(fake: FakePublora, api: httpx.Client) -> N
     assert "postId" not in logs[0]  # the group-level "scheduled" entry has no post
 
 
+# -- first comments (§4) ----------------------------------------------------------------------------
+
+FAMILY = "\U0001f468\u200d\U0001f469\u200d\U0001f467\u200d\U0001f466"  # one grapheme, 25 bytes
+
+
+def due_now() -> str:
+    return iso(datetime.now(UTC))
+
+
+def post_with(api: httpx.Client, platforms: list[str], **comments: Any) -> httpx.Response:
+    return create(api, {"content": "hi", "platforms": platforms, "scheduledTime": soon(), **comments})
+
+
+@pytest.mark.parametrize(
+    ("comments", "error"),
+    [
+        (
+            {"firstComments": [{"text": "a"}], "firstComment": {"text": "b"}},
+            "Send firstComments or the legacy firstComment, not both",
+        ),
+        ({"firstComments": {"text": "a"}}, "firstComments must be an array"),
+        ({"firstComments": [{"text": str(n)} for n in range(4)]}, "At most 3 first comments are allowed"),
+        ({"firstComments": [{"text": "  "}]}, "firstComments[0].text is required"),
+        ({"firstComment": {"platforms": ["twitter"]}}, "firstComment.text is required"),
+        (
+            {"firstComments": [{"text": "a"}, {"text": "b", "delaySeconds": 86_401}]},
+            "firstComments[1].delaySeconds must be a whole number from 0 to 86400",
+        ),
+        (
+            {"firstComments": [{"text": "a", "delaySeconds": -1}]},
+            "firstComments[0].delaySeconds must be a whole number from 0 to 86400",
+        ),
+        (
+            {"firstComments": [{"text": "a", "platforms": []}]},
+            "firstComments[0].platforms must be a non-empty array of platform types",
+        ),
+    ],
+)
+def test_malformed_first_comments_are_refused(
+    fake: FakePublora, api: httpx.Client, comments: dict[str, Any], error: str
+) -> None:
+    x = fake.add_connection("twitter", "1", username="acme")
+    answer = post_with(api, [x], **comments)
+    assert (answer.status_code, answer.json()) == (400, {"error": error, "code": "FIRST_COMMENT_INVALID"})
+    assert fake.groups() == {}
+
+
+def test_first_comment_platforms_are_types_not_connection_ids(fake: FakePublora, api: httpx.Client) -> None:
+    x = fake.add_connection("twitter", "1", username="acme")
+    answer = post_with(api, [x], firstComments=[{"text": "a", "platforms": [x]}])
+    assert answer.status_code == 400
+    body = answer.json()
+    assert body["code"] == "FIRST_COMMENT_PLATFORM_UNKNOWN" and "twitter" in body["allowed"]
+    assert fake.groups() == {}
+
+
+LINK = " https://example.com/" + "a" * 40  # Mastodon counts it as 1 + 23 characters
+
+
+@pytest.mark.parametrize(
+    ("platform", "too_long", "fits", "limit", "count", "unit"),
+    [
+        ("twitter", "x" * 281, "x" * 280, 280, 281, "characters"),
+        ("linkedin", "x" * 1251, "x" * 1250, 1250, 1251, "characters"),
+        ("threads", "é" * 501, "é" * 500, 500, 501, "code points"),
+        ("bluesky", "x" * 301, "x" * 300, 300, 301, "graphemes"),
+        ("bluesky", FAMILY * 121, FAMILY * 120, 3000, 3025, "bytes"),  # few graphemes, too many bytes
+        ("mastodon", "x" * 478 + LINK, "x" * 476 + LINK, 500, 502, "characters"),
+    ],
+)
+def test_first_comments_too_long_for_a_target_name_it(
+    fake: FakePublora,
+    api: httpx.Client,
+    platform: str,
+    too_long: str,
+    fits: str,
+    limit: int,
+    count: int,
+    unit: str,
+) -> None:
+    target = fake.add_connection(platform, "1", username="acme")
+    answer = post_with(api, [target], firstComments=[{"text": too_long}])
+    assert answer.status_code == 400
+    body = answer.json()
+    assert (body["code"], body["platform"], body["limit"], body["count"], body["unit"]) == (
+        "FIRST_COMMENT_TOO_LONG",
+        platform,
+        limit,
+        count,
+        unit,
+    )
+    assert post_with(api, [target], firstComments=[{"text": fits}]).status_code == 200
+
+
+def test_first_comment_limits_follow_the_targets(fake: FakePublora, api: httpx.Client) -> None:
+    premium = fake.add_connection("twitter", "1", username="acme", subscription_type="Premium")
+    basic = fake.add_connection("twitter", "2", username="acme")
+    li = fake.add_connection("linkedin", "3", username="acme")
+    long_comment = [{"text": "x" * 1000}]
+    # X allows 25,000 only when every X target is Premium; LinkedIn keeps its own 1,250.
+    assert post_with(api, [premium, li], firstComments=long_comment).status_code == 200
+    assert post_with(api, [premium, basic], firstComments=long_comment).json()["platform"] == "twitter"
+    # A comment meant for LinkedIn only is not held to X's limit.
+    only_li = [{"text": "x" * 1000, "platforms": ["linkedin"]}]
+    assert post_with(api, [basic, li], firstComments=only_li).status_code == 200
+    assert post_with(api, [premium], firstComments=[{"text": "x" * 25_001}]).json()["limit"] == 25_000
+
+
+def test_first_comment_warnings(fake: FakePublora, api: httpx.Client) -> None:
+    x = fake.add_connection("twitter", "1", username="acme")
+    fb = fake.add_connection("facebook", "2", username="acme")
+    answer = post_with(
+        api,
+        [x, fb],
+        firstComments=[{"text": "for everyone"}, {"text": "for threads", "platforms": ["threads"]}],
+    )
+    assert answer.status_code == 200
+    assert [(w["code"], w["platforms"]) for w in answer.json()["warnings"]] == [
+        ("FIRST_COMMENT_UNSUPPORTED_PLATFORMS", ["facebook"]),
+        ("FIRST_COMMENT_PLATFORM_NOT_TARGETED", ["threads"]),
+    ]
+    assert answer.json()["warnings"][0]["message"] == (
+        "First comments are not supported on Facebook; they will be skipped there."
+    )
+
+
+def test_first_comments_go_out_after_publishing(fake: FakePublora, api: httpx.Client) -> None:
+    x = fake.add_connection("twitter", "1", username="acme")
+    li = fake.add_connection("linkedin", "2", username="acme")
+    fb = fake.add_connection("facebook", "3", username="acme")
+    tg = fake.add_connection("telegram", "4", username="acme")
+    fake.fail_account(li, message="Token expired")
+    comments = [
+        {"text": "first", "delaySeconds": 0},
+        {"text": "later", "delaySeconds": 1},
+        {"text": "only on linkedin", "platforms": ["linkedin"]},
+    ]
+    group_id = create(
+        api,
+        {
+            "content": "hi",
+            "platforms": [x, li, fb, tg],
+            "scheduledTime": due_now(),
+            "firstComments": comments,
+        },
+    ).json()["postGroupId"]
+    assert fake.groups()[group_id]["firstComments"] == comments  # kept as it arrived
+
+    fake.wait_for(lambda: fake.groups()[group_id]["status"] == "partially_published", timeout=5)
+    posts = {p["platform"]: p for p in api.get(f"/get-post/{group_id}").json()["posts"]}
+    result = posts["twitter"]["firstCommentResult"]
+    assert result["status"] == "posted" and re.fullmatch(r"1\d{18}", result["commentId"])
+    assert result["postedAt"] == result["attemptedAt"] and result["error"] is None
+    assert posts["facebook"]["firstCommentResult"]["status"] == "skipped"
+    assert posts["linkedin"]["firstCommentResult"] is None  # the post failed: nothing to comment on
+    assert [c["text"] for c in fake.posted_comments(group_id)] == ["first"]
+
+    fake.wait_for(lambda: len(fake.posted_comments(group_id)) == 2, timeout=5)
+    assert [(c["platformId"], c["text"]) for c in fake.posted_comments()] == [(x, "first"), (x, "later")]
+
+
+def test_the_legacy_form_is_kept_and_shown_on_get_post(fake: FakePublora, api: httpx.Client) -> None:
+    x = fake.add_connection("twitter", "1", username="acme")
+    legacy = {"text": "single", "platforms": ["twitter"]}
+    group_id = create(
+        api, {"content": "hi", "platforms": [x], "scheduledTime": due_now(), "firstComment": legacy}
+    ).json()["postGroupId"]
+    assert api.get(f"/get-post/{group_id}").json()["firstComment"] == legacy
+    fake.wait_for(lambda: fake.posted_comments(group_id), timeout=5)
+    assert [c["text"] for c in fake.posted_comments(group_id)] == ["single"]
+
+
+def test_update_post_sets_replaces_and_clears_first_comments(fake: FakePublora, api: httpx.Client) -> None:
+    x = fake.add_connection("twitter", "1", username="acme")
+    group_id = create(api, {"content": "hi", "platforms": [x], "firstComment": {"text": "old"}}).json()[
+        "postGroupId"
+    ]
+
+    replaced = api.put(f"/update-post/{group_id}", json={"firstComments": [{"text": "new"}]})
+    assert replaced.status_code == 200
+    group = fake.groups()[group_id]
+    assert (group["firstComments"], group["firstComment"]) == ([{"text": "new"}], None)
+    too_long = api.put(f"/update-post/{group_id}", json={"firstComments": [{"text": "x" * 281}]})
+    assert too_long.json()["code"] == "FIRST_COMMENT_TOO_LONG"
+    assert fake.groups()[group_id]["firstComments"] == [{"text": "new"}]  # a refusal changes nothing
+    # A status change alone leaves the comment as it was.
+    api.put(f"/update-post/{group_id}", json={"status": "scheduled", "scheduledTime": soon()})
+    assert fake.groups()[group_id]["firstComments"] == [{"text": "new"}]
+
+    cleared = api.put(f"/update-post/{group_id}", json={"firstComments": None})
+    assert cleared.status_code == 200
+    group = fake.groups()[group_id]
+    assert (group["firstComments"], group["firstComment"]) == (None, None)
+
+
 def test_list_posts_pages(fake: FakePublora, api: httpx.Client) -> None:
     x = fake.add_connection("twitter", "1", username="acme")
     for n in range(3):

@@ -76,6 +76,8 @@ class SubmitRequest:
     True when that time has come (the dispatcher submits at the due time), so providers with a separate
     "publish now" call use it. `accounts` describes `account_ids` (network, name) where the provider needs
     it. `queue_id` asks a provider with queues (Postoria) to use the queue's next slot instead of a time.
+    `first_comment` is to be posted under the post, without delay, on every account whose network takes
+    comments; None (or a blank text) sends no comment field at all.
     """
 
     text: str
@@ -86,9 +88,17 @@ class SubmitRequest:
     immediate: bool = False
     queue_id: str | None = None
     accounts: tuple[Account, ...] = ()
+    first_comment: str | None = None
 
     def account(self, account_id: str) -> Account | None:
         return next((a for a in self.accounts if a.account_id == account_id), None)
+
+    @property
+    def comment_to_send(self) -> str | None:
+        """`first_comment` when it has words in it: a blank comment is no comment, not an empty one."""
+        if self.first_comment is None or not self.first_comment.strip():
+            return None
+        return self.first_comment
 
 
 class Provider(Protocol):

@@ -32,6 +32,7 @@ class DryRunPost:
     text: str
     account_ids: tuple[str, ...]
     publish_at: datetime
+    first_comment: str | None = None
 
 
 class DryRunProvider:
@@ -66,6 +67,7 @@ class DryRunProvider:
                     text=request.text,
                     account_ids=request.account_ids,
                     publish_at=request.publish_at,
+                    first_comment=request.comment_to_send,
                 )
                 self._by_key[request.idempotency_key] = post
         return SubmissionReceipt(

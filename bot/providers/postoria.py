@@ -233,6 +233,10 @@ class PostoriaProvider(HttpProvider):
             "caption": request.text,
             "media_ids": self._prepare_media(request.media),
         }
+        if request.comment_to_send is not None:
+            # §3/§4: one top-level comment for every selected account. `comment_delay` is optional (§3)
+            # and left out; Postoria does not document its default.
+            body["first_comment"] = request.comment_to_send
         if request.queue_id is not None:
             body["publish_mode"] = "queue"
             body["queue_id"] = _int_id(request.queue_id, "queue")

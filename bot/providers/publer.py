@@ -267,7 +267,7 @@ class PublerProvider(HttpProvider):
         answer = self.request(
             "POST",
             "/posts/schedule/publish" if immediate else "/posts/schedule",
-            json=_create_body(request.text, targets, media, when),
+            json=_create_body(request.text, targets, media, when, request.comment_to_send),
             # No idempotency (§3): once the create may have arrived, sending it again can double-post.
             retry_safe=False,
         )
@@ -651,9 +651,15 @@ class PublerProvider(HttpProvider):
 
 
 def _create_body(
-    text: str, targets: Sequence[Account], media: Sequence[_Media], when: datetime | None
+    text: str,
+    targets: Sequence[Account],
+    media: Sequence[_Media],
+    when: datetime | None,
+    first_comment: str | None = None,
 ) -> dict[str, Any]:
-    """One bulk post with a network block per distinct network of `targets` (§3)."""
+    """One bulk post with a network block per distinct network of `targets` (§3), and the first comment
+    as a post callback on every account entry (§4 "Post callbacks").
+    """
     networks: dict[str, dict[str, Any]] = {}
     for account in targets:
         if account.network.value not in networks:
@@ -666,6 +672,12 @@ def _create_body(
         entry: dict[str, Any] = {"id": account.account_id}
         if when is not None:
             entry["scheduled_at"] = format_time(when)
+        if first_comment is not None:
+            # §4 "Post callbacks (per `accounts[]` entry)" covers every network, Instagram included; no
+            # `delay` is sent, as Postgate wants none. The Instagram block's own `firstComment` (§4,
+            # network-specific fields) is an alternative, not a requirement; sending both could post the
+            # comment twice, so it is left out.
+            entry["comments"] = [{"text": first_comment}]
         accounts.append(entry)
     return {"bulk": {"state": "scheduled", "posts": [{"networks": networks, "accounts": accounts}]}}
 

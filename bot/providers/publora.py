@@ -257,6 +257,13 @@ class PubloraProvider(HttpProvider):
         body: dict[str, Any] = {"content": request.text, "platforms": list(request.account_ids)}
         if urls:
             body["mediaUrls"] = list(urls)
+        comment = request.comment_to_send
+        if comment is not None:
+            # §4: only the plural form (never beside the legacy `firstComment`), and no `platforms`, so
+            # every target whose network takes comments gets it; Publora skips the others with a warning.
+            # It rides on the create, drafts included: update-post patches (§7), so scheduling a draft
+            # keeps the comment without sending it a second time.
+            body["firstComments"] = [{"text": comment, "delaySeconds": 0}]
         return body
 
     def _group_id(self, answer: Any) -> str:
@@ -971,6 +978,8 @@ def _describe_error(response: httpx.Response, body: Any) -> tuple[str, str | Non
                 code,
             )
         return f"the publish time is more than 5 minutes in the past; choose a new time. {text}", code
+    if code == "FIRST_COMMENT_TOO_LONG":
+        return _comment_too_long(body) or f"the first comment is too long. {text}", code
     if code == "IDEMPOTENCY_KEY_CONFLICT":
         return f"this submission's key was already used for a different post. {text}", code
     if code == "IDEMPOTENCY_IN_FLIGHT":
@@ -985,6 +994,16 @@ def _describe_error(response: httpx.Response, body: Any) -> tuple[str, str | Non
     if status == 400 and text == "Invalid x-publora-user-id":
         code = code or "INVALID_USER_ID"
     return text, code
+
+
+def _comment_too_long(body: Mapping[str, Any]) -> str | None:
+    """§3's FIRST_COMMENT_TOO_LONG details (`platform`, `limit`, `count`, `unit`) as a sentence."""
+    platform, limit, count = _text(body.get("platform")), body.get("limit"), body.get("count")
+    if platform is None or not isinstance(limit, int) or not isinstance(count, int):
+        return None
+    where = _PLATFORM_NAMES.get(platform.lower(), platform)
+    unit = _text(body.get("unit")) or "characters"
+    return f"the first comment is too long for {where}: {count:,} {unit}, where {limit:,} is the most."
 
 
 def _validation_text(item: Any) -> str | None:

@@ -2,12 +2,13 @@
 
 It owns the Postoria side of tests: workspaces, social accounts, queues, the media pipeline (a signed
 "storage" URL served by the fake itself, completion, processing that finishes after `media_delay`, URL
-imports), posts in the three publish modes with a background publisher that fills `results[]`, the
+imports), posts in the three publish modes with a background publisher that fills `results[]` and
+then posts the `first_comment` under each published account's post (after `comment_delay` minutes), the
 post list with its filters and cursors, deletes, a sliding-window rate limit, and fault injection.
 Behaviour follows `shared/providers/postoria.md` §13 (section numbers §n refer to it). Tests steer it
 with `add_account`, `add_queue`, `add_workspace`, `fail_account`, `fail_media_url`, `fail_next` and
-`set_down`, and inspect it with `requests`, `posts`, `published`, `media`, `storage_puts` and
-`rate_limited`.
+`set_down`, and inspect it with `requests`, `posts`, `published`, `first_comments`, `posted_comments`,
+`media`, `storage_puts` and `rate_limited`.
 
 Endpoint names (for `fail_next` and `requests`): workspaces, social-accounts, queues, create-upload,
 import-media, complete-media, get-media, create-post, list-posts, get-post, delete-post, storage.
@@ -73,6 +74,8 @@ MEDIA_TYPES = {
 }
 _MODES = ("publish_now", "schedule", "queue")
 _POST_STATUSES = ("draft", "scheduled", "queued", "in_progress", "posted")
+#: §3: the `comment_delay` range (minutes) the official n8n node allows; the API's own bound is unknown.
+COMMENT_DELAY_RANGE = (0, 120)
 # Schedule times this far in the past still pass (client clocks drift); the real rule is UNCONFIRMED.
 _PAST_TOLERANCE = timedelta(seconds=60)
 _DEFAULT_MESSAGES = {
@@ -145,6 +148,8 @@ class _Post:
     caption: str | None
     media_ids: list[int]
     queue_id: int | None
+    first_comment: str | None = None
+    comment_delay: int | None = None
     results: list[dict[str, Any]] = field(default_factory=list)
     picked: float | None = None
     deleted: bool = False
@@ -219,6 +224,9 @@ class FakePostoria:
         self._failing_accounts: dict[int, str] = {}
         self._posts: dict[int, _Post] = {}
         self._published: list[dict[str, Any]] = []
+        self._comments: list[dict[str, Any]] = []
+        # First comments waiting for their delay after publishing: (due, post id, account id).
+        self._comments_due: list[tuple[datetime, int, int]] = []
         self._storage_puts: list[dict[str, Any]] = []
         self._requests: list[dict[str, Any]] = []
         self._rules: dict[str, list[_Rule]] = {}
@@ -376,6 +384,23 @@ class FakePostoria:
     def published(self, account_id: int | str | None = None) -> list[dict[str, Any]]:
         with self._lock:
             rows = [p for p in self._published if account_id is None or p["account_id"] == int(account_id)]
+            return copy.deepcopy(rows)
+
+    def first_comments(self) -> dict[int, dict[str, Any]]:
+        """post id → the `first_comment` and `comment_delay` its create carried (the Post object of §6
+        does not show them). Posts without a comment are left out."""
+        with self._lock:
+            return {
+                post_id: {"first_comment": post.first_comment, "comment_delay": post.comment_delay}
+                for post_id, post in self._posts.items()
+                if not post.deleted and post.first_comment is not None
+            }
+
+    def posted_comments(self, account_id: int | str | None = None) -> list[dict[str, Any]]:
+        """First comments that went out under published posts, in order: post_id, account_id, network,
+        text, posted_at."""
+        with self._lock:
+            rows = [c for c in self._comments if account_id is None or c["account_id"] == int(account_id)]
             return copy.deepcopy(rows)
 
     def media(self) -> dict[int, dict[str, Any]]:
@@ -655,6 +680,15 @@ class FakePostoria:
         media_ids = body.get("media_ids") or []
         if not isinstance(media_ids, list) or not all(_is_int(m) for m in media_ids):
             return _invalid("media_ids must be a list of ids", "media_ids")
+        first_comment = body.get("first_comment")
+        if first_comment is not None and not isinstance(first_comment, str):
+            return _invalid("first_comment must be a string", "first_comment")
+        comment_delay = body.get("comment_delay")
+        low, high = COMMENT_DELAY_RANGE
+        if comment_delay is not None and (not _is_int(comment_delay) or not low <= comment_delay <= high):
+            return _invalid(
+                f"comment_delay must be a number of minutes from {low} to {high}", "comment_delay"
+            )
         now = datetime.now(UTC)
         with self._lock:
             for account_id in accounts:
@@ -693,6 +727,8 @@ class FakePostoria:
                 caption=caption,
                 media_ids=list(media_ids),
                 queue_id=queue_id,
+                first_comment=first_comment,
+                comment_delay=comment_delay,
                 picked=time.monotonic() if status == "in_progress" else None,
             )
             self._posts[post.id] = post
@@ -805,6 +841,12 @@ class FakePostoria:
                 picked = post.picked if post.status == "in_progress" else None
                 if picked is not None and clock - picked >= self.publish_delay:
                     self._finish(post)
+            for entry in [e for e in self._comments_due if e[0] <= now]:
+                self._comments_due.remove(entry)
+                _, post_id, account_id = entry
+                post = self._posts[post_id]
+                if not post.deleted:  # a post deleted meanwhile takes its comment with it
+                    self._post_comment(post, account_id)
 
     def _finish(self, post: _Post) -> None:
         stamp = iso(datetime.now(UTC))
@@ -828,8 +870,26 @@ class FakePostoria:
                     "published_at": stamp,
                 }
             )
+            if post.first_comment:
+                # A missing delay posts the comment right away (the contract gives no default).
+                if post.comment_delay:
+                    due = datetime.now(UTC) + timedelta(minutes=post.comment_delay)
+                    self._comments_due.append((due, post.id, account_id))
+                else:
+                    self._post_comment(post, account_id)
         # §6 has no `failed` status: a post whose accounts all failed still ends `posted`.
         post.status = "posted"
+
+    def _post_comment(self, post: _Post, account_id: int) -> None:
+        self._comments.append(
+            {
+                "post_id": post.id,
+                "account_id": account_id,
+                "network": self._accounts[account_id]["network"],
+                "text": post.first_comment,
+                "posted_at": iso(datetime.now(UTC)),
+            }
+        )
 
     def _next_id(self) -> int:
         with self._lock:

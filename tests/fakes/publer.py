@@ -2,14 +2,15 @@
 
 It owns the Publer side of provider tests: the user, the workspace and its accounts, uploaded and
 imported media, asynchronous jobs (creates and URL imports), one post record per account, a background
-publisher that turns due posts into published (or failed) ones, and Publer's per-user rate limit.
+publisher that turns due posts into published (or failed) ones and then posts their first comments (the
+per-account `comments[]` callbacks and Instagram's `firstComment`, §4), and Publer's per-user rate limit.
 Behaviour follows `shared/providers/publer.md` (section numbers §n refer to it, §13 in particular).
 Where the contract leaves a shape open, the fake picks one documented variant and offers the other
 through a constructor knob (`envelope`, `job_status_spelling`, `create_status`).
 
 Tests steer it with `add_account`, `fail_account`, `fail_media_url`, `fail_next_job`, `add_post`,
 `set_post`, `fail_next`, `set_down` and inspect it with `requests`, `posts`, `published`, `jobs`,
-`media`, `rate_limited` and `wait_for`.
+`media`, `first_comments`, `posted_comments`, `rate_limited` and `wait_for`.
 
 Usage::
 
@@ -114,6 +115,9 @@ _MIN_LEAD = timedelta(minutes=1)
 _NO_WORKSPACE_HEADER = ("users/me", "workspaces")
 RATE_LIMIT_BODY = {"error": "Rate limit exceeded. Retry later."}
 TOO_SOON = "Scheduled time must be at least 1 minute in the future"
+#: §4 callback delay units, in seconds.
+DELAY_UNITS = {"Minute": 60, "Hour": 3600, "Day": 86_400, "Week": 604_800}
+_COMMENT_MEDIA_TYPES = {"photo", "video", "gif"}
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
@@ -171,6 +175,7 @@ class _Planned:
     networks: dict[str, Any]
     when: datetime | None
     failure: str | None
+    comments: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass
@@ -195,6 +200,9 @@ class _PostMeta:
     due: datetime | None
     job_id: str | None = None
     queued: float | None = None
+    #: What the create asked to comment: the account entry's `comments[]` and Instagram's `firstComment`.
+    comments: list[dict[str, Any]] = field(default_factory=list)
+    first_comment: str | None = None
 
 
 class FakePubler:
@@ -248,6 +256,9 @@ class FakePubler:
         self._posts: dict[str, dict[str, Any]] = {}
         self._meta: dict[str, _PostMeta] = {}
         self._published: list[dict[str, Any]] = []
+        self._comments: list[dict[str, Any]] = []
+        # Comments waiting for their delay after publishing: (due, post id, text).
+        self._comments_due: list[tuple[datetime, str, str]] = []
         self._requests: list[dict[str, Any]] = []
         self._rules: dict[str, list[_Rule]] = {}
         self._hits: deque[float] = deque()
@@ -415,6 +426,28 @@ class FakePubler:
     def published(self, account_id: str | None = None) -> list[dict[str, Any]]:
         with self._lock:
             rows = [p for p in self._published if account_id is None or p["account_id"] == account_id]
+            return copy.deepcopy(rows)
+
+    def first_comments(self) -> dict[str, dict[str, Any]]:
+        """post id → what its create asked to comment under it: `account_id`, `comments` (the account
+        entry's callbacks, as sent) and `firstComment` (the Instagram block's, or None). Posts without
+        either are left out."""
+        with self._lock:
+            return {
+                post_id: {
+                    "account_id": self._posts[post_id]["account_id"],
+                    "comments": copy.deepcopy(meta.comments),
+                    "firstComment": meta.first_comment,
+                }
+                for post_id, meta in self._meta.items()
+                if post_id in self._posts and (meta.comments or meta.first_comment is not None)
+            }
+
+    def posted_comments(self, account_id: str | None = None) -> list[dict[str, Any]]:
+        """Comments that went out under published posts, in order: post_id, account_id, network, text,
+        posted_at."""
+        with self._lock:
+            rows = [c for c in self._comments if account_id is None or c["account_id"] == account_id]
             return copy.deepcopy(rows)
 
     def jobs(self) -> dict[str, dict[str, Any]]:
@@ -700,9 +733,15 @@ class FakePubler:
                 or not accounts
             ):
                 return _errors(400, "Each post needs networks and accounts")
+            instagram = networks.get("instagram")
+            if isinstance(instagram, dict) and not isinstance(instagram.get("firstComment"), str | None):
+                return _errors(400, "instagram.firstComment must be a string")
             for entry in accounts:
                 if not isinstance(entry, dict) or not isinstance(entry.get("id"), str):
                     return _errors(400, "Each account needs an id")
+                problem = _check_comments(entry.get("comments"))
+                if problem is not None:
+                    return _errors(400, problem)
                 when = None
                 if not immediate and state == "scheduled":
                     if entry.get("scheduled_at") is None:
@@ -711,7 +750,8 @@ class FakePubler:
                     if when is None:
                         return _errors(400, "scheduled_at must be an ISO 8601 time with a time zone")
                 failure = self._check_account(entry["id"], networks, when, now)
-                planned.append(_Planned(entry["id"], networks, when, failure))
+                comments = copy.deepcopy(entry.get("comments") or [])
+                planned.append(_Planned(entry["id"], networks, when, failure, comments))
         job = _Job(job_id=_oid(), kind="post", endpoint=endpoint, created=time.monotonic())
         job.bulk_state = state
         job.planned = planned
@@ -901,6 +941,11 @@ class FakePubler:
                     meta.queued = clock
                 if meta.queued is not None and clock - meta.queued >= self.publish_delay:
                     self._publish(post)
+            for entry in [e for e in self._comments_due if e[0] <= now]:
+                self._comments_due.remove(entry)
+                _, post_id, text = entry
+                if post_id in self._posts:  # a post deleted meanwhile takes its comments with it
+                    self._post_comment(self._posts[post_id], text)
 
     def _finish_post_job(self, job: _Job) -> None:
         if job.fail_whole is not None:
@@ -935,7 +980,12 @@ class FakePubler:
             )
             record["media"] = copy.deepcopy(block.get("media") or [])
             self._posts[post_id] = record
-            self._meta[post_id] = _PostMeta(due=when if state == "scheduled" else None, job_id=job.job_id)
+            self._meta[post_id] = _PostMeta(
+                due=when if state == "scheduled" else None,
+                job_id=job.job_id,
+                comments=planned.comments,
+                first_comment=block.get("firstComment") if account["provider"] == "instagram" else None,
+            )
             job.post_ids.append(post_id)
         # `{}` when nothing failed, a list otherwise, as the docs show (§6).
         job.status, job.payload = "complete", {"failures": failures if failures else {}}
@@ -973,6 +1023,28 @@ class FakePubler:
                 "published_at": iso(datetime.now(UTC)),
             }
         )
+        meta = self._meta[post["id"]]
+        if meta.first_comment:
+            self._post_comment(post, meta.first_comment)
+        now = datetime.now(UTC)
+        for comment in meta.comments:
+            delay = comment.get("delay") or {}
+            seconds = delay.get("duration", 0) * DELAY_UNITS.get(str(delay.get("unit")), 0)
+            if seconds > 0:
+                self._comments_due.append((now + timedelta(seconds=seconds), post["id"], comment["text"]))
+            else:
+                self._post_comment(post, comment["text"])
+
+    def _post_comment(self, post: dict[str, Any], text: str) -> None:
+        self._comments.append(
+            {
+                "post_id": post["id"],
+                "account_id": post["account_id"],
+                "network": post["network"],
+                "text": text,
+                "posted_at": iso(datetime.now(UTC)),
+            }
+        )
 
 
 # -- helpers ----------------------------------------------------------------------------------------
@@ -983,6 +1055,38 @@ def _endpoint(segments: list[str]) -> str:
     if segments and segments[0] == "job_status":
         return "job_status"
     return "/".join(segments)
+
+
+def _check_comments(comments: Any) -> str | None:
+    """Why an account entry's `comments[]` (§4 post callbacks) is malformed, or None."""
+    if comments is None:
+        return None
+    if not isinstance(comments, list):
+        return "comments must be an array"
+    for comment in comments:
+        if not isinstance(comment, dict) or not isinstance(comment.get("text"), str):
+            return "Each comment needs a text"
+        if not comment["text"].strip() and not comment.get("media"):
+            return "A comment needs a text or media"
+        if not isinstance(comment.get("language"), str | None):
+            return "comment language must be a string"
+        delay = comment.get("delay")
+        if delay is not None and (
+            not isinstance(delay, dict)
+            or not isinstance(delay.get("duration"), int | float)
+            or isinstance(delay.get("duration"), bool)
+            or delay["duration"] < 0
+            or delay.get("unit") not in DELAY_UNITS
+        ):
+            return "comment delay needs a duration and a unit (Minute, Hour, Day or Week)"
+        media = comment.get("media")
+        if media is not None and (
+            not isinstance(media, dict)
+            or media.get("type") not in _COMMENT_MEDIA_TYPES
+            or not isinstance(media.get("path"), str)
+        ):
+            return "comment media needs a type (photo, video or gif) and a path"
+    return None
 
 
 def _state_matches(state: str, wanted: list[str]) -> bool:

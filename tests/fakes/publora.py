@@ -3,10 +3,12 @@
 It owns the Publora side of end-to-end tests: connections, post groups and their per-target posts,
 the post logs, the `Idempotency-Key` store, a background "scheduler" that publishes due groups, the
 media pipeline (get-upload-url, a presigned-storage stand-in on the same port, complete-media, media
-rows on get-post) and webhook deliveries from a background thread. Behaviour follows
+rows on get-post), first comments (checked on create/update, posted after publishing, reported as
+`firstCommentResult`) and webhook deliveries from a background thread. Behaviour follows
 `shared/providers/publora.md` (section numbers §n refer to it); `mediaUrls` are stored, never
 downloaded. Tests steer it with `add_connection`, `fail_account`, `fail_next`, `set_down`,
-`set_webhook`, `send_webhook` and inspect it with `requests`, `groups`, `published`, `media`,
+`set_webhook`, `send_webhook` and inspect it with `requests`, `groups` (a group keeps
+`firstComments` / `firstComment` as they arrived), `published`, `posted_comments`, `media`,
 `storage_puts`, `webhook` and `webhook_deliveries`. `WebhookInbox` is a receiving end for webhook tests.
 
 Usage::
@@ -30,6 +32,7 @@ import secrets
 import threading
 import time
 import traceback
+import unicodedata
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -127,6 +130,17 @@ _PLATFORM_STATUS = {"PLATFORM_AUTH_EXPIRED": 401, "RATE_LIMITED": 429, "PLATFORM
 _MEDIA_TYPES = ("image", "video", "document")
 #: §8: a webhook is switched off after this many failed deliveries in a row.
 _WEBHOOK_MAX_FAILURES = 5
+#: §4 first comments: how many a post may carry, and the longest delay after publishing.
+MAX_FIRST_COMMENTS = 3
+_MAX_COMMENT_DELAY = 86_400
+#: §4: first-comment length per platform type (X: 25,000 when every X target is Premium).
+FIRST_COMMENT_LIMITS = {"twitter": 280, "linkedin": 1250, "threads": 500, "bluesky": 300, "mastodon": 500}
+_COMMENT_CAP = 25_000
+_BLUESKY_COMMENT_BYTES = 3000
+#: Mastodon counts every link as this many characters, whatever its length.
+_MASTODON_LINK = 23
+_LINK = re.compile(r"https?://\S+")
+_COMMENT_KEYS = ("firstComments", "firstComment")
 
 
 def iso(value: datetime) -> str:
@@ -240,6 +254,9 @@ class FakePublora:
         self._idempotency: dict[tuple[str, str], dict[str, Any]] = {}
         self._requests: list[dict[str, Any]] = []
         self._published: list[dict[str, Any]] = []
+        self._comments: list[dict[str, Any]] = []
+        # First comments waiting for their delay: (due, group id, post id, the comment, first for its post).
+        self._comments_due: list[tuple[datetime, str, str, dict[str, Any], bool]] = []
         self._rules: dict[str, list[_Rule]] = {}
         self._processing_delay: dict[str, float] = {}
         self._managed_users: set[str] = set()
@@ -446,6 +463,13 @@ class FakePublora:
     def published(self, platform_id: str | None = None) -> list[dict[str, Any]]:
         with self._lock:
             rows = [p for p in self._published if platform_id is None or p["platformId"] == platform_id]
+            return copy.deepcopy(rows)
+
+    def posted_comments(self, group_id: str | None = None) -> list[dict[str, Any]]:
+        """First comments that went out under published posts, in order: postGroupId, postId, platformId
+        ("twitter-123"), text, commentId, postedAt."""
+        with self._lock:
+            rows = [c for c in self._comments if group_id is None or c["postGroupId"] == group_id]
             return copy.deepcopy(rows)
 
     def logs(self, group_id: str) -> list[dict[str, Any]]:
@@ -954,6 +978,10 @@ class FakePublora:
         media = self._check_media_urls(body.get("mediaUrls"))
         if isinstance(media, _Reply):
             return media
+        comments = {key: copy.deepcopy(body.get(key)) for key in _COMMENT_KEYS}
+        comment_warnings = self._check_first_comments(comments, platforms)
+        if isinstance(comment_warnings, _Reply):
+            return comment_warnings
         now = datetime.now(UTC)
         raw_time = body.get("scheduledTime")
         warnings: list[dict[str, Any]] = []
@@ -984,7 +1012,7 @@ class FakePublora:
             "scheduledTime": iso(when) if when else None,
             "platforms": platforms,
             "platformSettings": copy.deepcopy(body.get("platformSettings") or {}),
-            "firstComment": copy.deepcopy(body.get("firstComment")),
+            **comments,
             "mediaUrls": media,
             "posts": [self._new_post(p, content, status) for p in platforms],
             "media": [],
@@ -1002,9 +1030,152 @@ class FakePublora:
             "postGroupId": group_id,
             "scheduledTime": group["scheduledTime"],
         }
+        warnings.extend(comment_warnings)
         if warnings:
             answer["warnings"] = warnings
         return _Reply(200, answer)
+
+    def _check_first_comments(
+        self, sent: Mapping[str, Any], platforms: list[str]
+    ) -> _Reply | list[dict[str, Any]]:
+        """§4's rules for the first comments `sent` (`firstComments` and legacy `firstComment`, as a
+        group stores them) on a group targeting `platforms`: the warnings to answer with, or the 400.
+
+        The wording of messages and the shape of warnings beyond `code` are not in the contract.
+        """
+        plural, legacy = sent.get("firstComments"), sent.get("firstComment")
+        if plural is not None and legacy is not None:
+            return _comment_invalid("Send firstComments or the legacy firstComment, not both")
+        if legacy is not None:
+            items = [legacy]
+        elif plural is None:
+            return []
+        elif not isinstance(plural, list):
+            return _comment_invalid("firstComments must be an array")
+        else:
+            items = plural
+        if len(items) > MAX_FIRST_COMMENTS:
+            return _comment_invalid(f"At most {MAX_FIRST_COMMENTS} first comments are allowed")
+        targeted = [p.split("-", 1)[0] for p in platforms]
+        unsupported: set[str] = set()
+        not_targeted: set[str] = set()
+        for index, item in enumerate(items):
+            where = "firstComment" if legacy is not None else f"firstComments[{index}]"
+            if not isinstance(item, dict):
+                return _comment_invalid(f"{where} must be an object")
+            text = item.get("text")
+            if not isinstance(text, str) or not text.strip():
+                return _comment_invalid(f"{where}.text is required")
+            delay = item.get("delaySeconds", 0)
+            if not _is_whole(delay) or not 0 <= delay <= _MAX_COMMENT_DELAY:
+                return _comment_invalid(f"{where}.delaySeconds must be a whole number from 0 to 86400")
+            named = item.get("platforms")
+            if named is not None:
+                if not isinstance(named, list) or not named or not all(isinstance(n, str) for n in named):
+                    return _comment_invalid(f"{where}.platforms must be a non-empty array of platform types")
+                unknown = [n for n in named if n not in PLATFORMS]
+                if unknown:
+                    # Connection ids ("twitter-123") land here too: the field takes platform types only.
+                    return _error(
+                        400,
+                        f"Unknown first comment platform: {unknown[0]}",
+                        "FIRST_COMMENT_PLATFORM_UNKNOWN",
+                        allowed=list(PLATFORMS),
+                    )
+                not_targeted.update(n for n in named if n not in targeted and n in FIRST_COMMENT_LIMITS)
+            reached = [t for t in dict.fromkeys(targeted) if named is None or t in named]
+            unsupported.update(t for t in (named or reached) if t not in FIRST_COMMENT_LIMITS)
+            for platform in (t for t in reached if t in FIRST_COMMENT_LIMITS):
+                limit = self._comment_limit(platform, platforms)
+                too_long = _comment_too_long(platform, text, limit)
+                if too_long is not None:
+                    return too_long
+            capped = _comment_too_long(None, text, _COMMENT_CAP)
+            if capped is not None:
+                return capped
+        warnings = []
+        if unsupported:
+            names = _display_names(unsupported)
+            warnings.append(
+                {
+                    "code": "FIRST_COMMENT_UNSUPPORTED_PLATFORMS",
+                    "message": f"First comments are not supported on {names}; they will be skipped there.",
+                    "platforms": sorted(unsupported),
+                }
+            )
+        if not_targeted:
+            warnings.append(
+                {
+                    "code": "FIRST_COMMENT_PLATFORM_NOT_TARGETED",
+                    "message": f"First comments name {_display_names(not_targeted)}, which the post does not "
+                    "target.",
+                    "platforms": sorted(not_targeted),
+                }
+            )
+        return warnings
+
+    def _comment_limit(self, platform: str, platforms: list[str]) -> int:
+        if platform == "twitter":
+            tiers = [
+                (self._connections.get(p) or {}).get("subscriptionType")
+                for p in platforms
+                if p.startswith("twitter-")
+            ]
+            if tiers and all(tier in ("Premium", "PremiumPlus") for tier in tiers):
+                return _COMMENT_CAP
+        return FIRST_COMMENT_LIMITS[platform]
+
+    def _post_first_comments(self, group: dict[str, Any], post: dict[str, Any]) -> None:
+        """§4: once a target is published, each first comment meant for it goes out once, after its
+        delay; `firstCommentResult` follows the first of them. Networks without comments skip them."""
+        platform = post["platform"]
+        mine = [
+            item
+            for item in _comment_items(group)
+            if item.get("platforms") is None or platform in item["platforms"]
+        ]
+        if not mine:
+            return
+        if platform not in FIRST_COMMENT_LIMITS:
+            post["firstCommentResult"] = _comment_result("skipped", skip_reason="UNSUPPORTED_PLATFORM")
+            return
+        now = datetime.now(UTC)
+        for index, item in enumerate(mine):
+            delay = item.get("delaySeconds", 0)
+            if delay:
+                due = now + timedelta(seconds=delay)
+                self._comments_due.append((due, group["postGroupId"], post["_id"], item, index == 0))
+                if index == 0:
+                    post["firstCommentResult"] = _comment_result("pending")
+            else:
+                self._post_comment(group, post, item, first=index == 0)
+
+    def _post_comment(
+        self, group: dict[str, Any], post: dict[str, Any], item: dict[str, Any], *, first: bool
+    ) -> None:
+        stamp = iso(datetime.now(UTC))
+        comment_id = self._posted_id(post)
+        self._comments.append(
+            {
+                "postGroupId": group["postGroupId"],
+                "postId": post["_id"],
+                "platformId": f"{post['platform']}-{post['platformId']}",
+                "text": item["text"],
+                "commentId": comment_id,
+                "postedAt": stamp,
+            }
+        )
+        if first:
+            post["firstCommentResult"] = _comment_result("posted", comment_id=comment_id, at=stamp)
+
+    def _post_due_comments(self, now: datetime) -> None:
+        for entry in [e for e in self._comments_due if e[0] <= now]:
+            self._comments_due.remove(entry)
+            _, group_id, post_id, item, first = entry
+            group = self._groups.get(group_id)  # a group deleted meanwhile takes its comments with it
+            post = next((p for p in group["posts"] if p["_id"] == post_id), None) if group else None
+            if group is not None and post is not None:
+                self._post_comment(group, post, item, first=first)
 
     def _new_post(self, platform_id: str, content: str, status: str) -> dict[str, Any]:
         platform, _, raw_id = platform_id.partition("-")
@@ -1203,6 +1374,16 @@ class FakePublora:
         if isinstance(added, _Reply):
             return added
         media = [*group["mediaUrls"], *added]
+        comments = {key: group[key] for key in _COMMENT_KEYS}
+        comment_warnings: list[dict[str, Any]] = []
+        if any(key in body for key in (*_COMMENT_KEYS, "platforms")):
+            if any(key in body for key in _COMMENT_KEYS):
+                # A patch (§7): the form sent replaces whichever the group had, and null clears it.
+                comments = {key: copy.deepcopy(body.get(key)) for key in _COMMENT_KEYS}
+            checked_comments = self._check_first_comments(comments, platforms)
+            if isinstance(checked_comments, _Reply):
+                return checked_comments
+            comment_warnings = checked_comments
         when = meta.when
         if body.get("scheduledTime") is not None:
             when = _parse_iso(body["scheduledTime"])
@@ -1231,6 +1412,7 @@ class FakePublora:
         group["content"] = content
         group["platforms"] = platforms
         group["mediaUrls"] = media
+        group.update(comments)
         if isinstance(body.get("platformSettings"), dict):
             group["platformSettings"] = {**group["platformSettings"], **body["platformSettings"]}
         group["status"] = new_status
@@ -1255,6 +1437,7 @@ class FakePublora:
             "scheduledTime": group["scheduledTime"],
             "postGroup": summary,
         }
+        warnings.extend(comment_warnings)
         if warnings:
             answer["warnings"] = warnings
         return _Reply(200, answer)
@@ -1547,6 +1730,7 @@ class FakePublora:
                     meta.stage = "done"
                     self._finish(group)
                     self._inflight.remove((group, meta))
+            self._post_due_comments(now)
 
     def _finish(self, group: dict[str, Any]) -> None:
         group_id = group["postGroupId"]
@@ -1563,6 +1747,7 @@ class FakePublora:
                     part["publishedId"] = post["postedId"] if part["index"] == 0 else self._posted_id(post)
                 self._log(group_id, "publish_succeeded", post)
                 self._record_published(group, post, stamp)
+                self._post_first_comments(group, post)
                 if connection is not None:
                     connection["lastSuccessfulPost"] = stamp
                 self._emit(
@@ -1747,6 +1932,87 @@ class WebhookInbox:
         """Each POST as {"headers": case-insensitive headers, "raw": body bytes}, oldest first."""
         with self._lock:
             return copy.deepcopy(self._received)
+
+
+def _comment_invalid(message: str) -> _Reply:
+    return _error(400, message, "FIRST_COMMENT_INVALID")
+
+
+def _comment_items(group: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The group's first comments in order, whichever form (plural or legacy) they came in."""
+    if group.get("firstComments"):
+        return list(group["firstComments"])
+    return [group["firstComment"]] if group.get("firstComment") else []
+
+
+def _comment_too_long(platform: str | None, text: str, limit: int) -> _Reply | None:
+    """§4 counting: Threads in code points, Bluesky in graphemes and bytes, Mastodon with every link as
+    23 characters, X and LinkedIn in characters (code points here)."""
+    measures: list[tuple[int, str, int]] = []
+    if platform == "bluesky":
+        measures.append((_graphemes(text), "graphemes", limit))
+        measures.append((len(text.encode()), "bytes", _BLUESKY_COMMENT_BYTES))
+    elif platform == "mastodon":
+        measures.append((len(_LINK.sub("x" * _MASTODON_LINK, text)), "characters", limit))
+    elif platform == "threads":
+        measures.append((len(text), "code points", limit))
+    else:
+        measures.append((len(text), "characters", limit))
+    for count, unit, most in measures:
+        if count > most:
+            where = f"{_DISPLAY.get(platform, platform)}'s" if platform else "the"
+            return _error(
+                400,
+                f"First comment exceeds {where} {most:,} {unit} limit ({count:,} {unit})",
+                "FIRST_COMMENT_TOO_LONG",
+                platform=platform,
+                limit=most,
+                count=count,
+                unit=unit,
+            )
+    return None
+
+
+def _graphemes(text: str) -> int:
+    """User-perceived characters, roughly: combining marks, variation selectors, skin tones and whatever
+    a zero-width joiner glues on do not start a new one. Enough for a fake's length check."""
+    count = 0
+    joined = False
+    for char in text:
+        if joined:
+            joined = False
+            continue
+        if char == "\u200d":
+            joined = True
+            continue
+        code = ord(char)
+        if unicodedata.combining(char) or 0xFE00 <= code <= 0xFE0F or 0x1F3FB <= code <= 0x1F3FF:
+            continue
+        count += 1
+    return count
+
+
+def _comment_result(
+    status: str, *, comment_id: str | None = None, at: str | None = None, skip_reason: str | None = None
+) -> dict[str, Any]:
+    """A post's `firstCommentResult` (§6)."""
+    return {
+        "status": status,
+        "commentId": comment_id,
+        "skipReason": skip_reason,
+        "error": None,
+        "attemptedAt": at,
+        "postedAt": at,
+    }
+
+
+def _display_names(platforms: Iterable[str]) -> str:
+    names = [_DISPLAY.get(p, p) for p in sorted(platforms)]
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
+
+
+def _is_whole(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def _int(value: str | None, default: int) -> int:

@@ -1,8 +1,9 @@
 """The contract every publishing provider keeps, checked against each provider's fake over loopback HTTP.
 
-Every test runs once per entry of CASES: success, partial failure, a refused create (4xx), a refused
-key (401), rate limiting (429), a server error on create (5xx), a timeout after the provider received
-the create, and a 2xx answer without JSON, each asserting what the dispatcher and the user would see.
+Every test runs once per entry of CASES: success, a first comment under the post, partial failure, a
+refused create (4xx), a refused key (401), rate limiting (429), a server error on create (5xx), a timeout
+after the provider received the create, and a 2xx answer without JSON, each asserting what the
+dispatcher and the user would see.
 A fourth provider joins by adding one `Case` (its fake, its provider, and how to steer the fake);
 nothing else in this module changes. Idempotent providers (`idempotent_submit`) are held to "retry
 with the same key, one post"; the others to "never send a create twice, find it again afterwards".
@@ -40,6 +41,7 @@ from tests.fakes.publora import FakePublora
 
 FAST = RetryPolicy(attempts=3, base_delay=0.001, max_delay=0.001)
 TEXT = "Our autumn release is out: faster approvals for everyone."
+COMMENT = "Release notes: https://example.com/autumn"
 #: What the network says when an account cannot publish; each fake reports it in its own shape.
 REFUSAL = "Error validating access token"
 #: Client timeout for the timeout cases, and how long the fake holds its answer back (well beyond it).
@@ -104,6 +106,9 @@ class Running:
     def published_to(self) -> list[str]:
         return self.case.published_to(self.fake)
 
+    def comments(self) -> list[tuple[str, str]]:
+        return self.case.comments(self.fake)
+
 
 @dataclass(frozen=True)
 class Case:
@@ -126,6 +131,8 @@ class Case:
     stored: Callable[[Any], int]
     #: Account ids the fake published to, one entry per published post.
     published_to: Callable[[Any], list[str]]
+    #: (account id, text) of every comment the fake posted under a published post.
+    comments: Callable[[Any], list[tuple[str, str]]]
 
     @contextmanager
     def running(self, options: Options | None = None) -> Iterator[Running]:
@@ -186,6 +193,7 @@ PUBLORA = Case(
     rejection_words="Content exceeds the 280 character limit",
     stored=lambda fake: len(fake.groups()),
     published_to=lambda fake: [row["platformId"] for row in fake.published()],
+    comments=lambda fake: [(row["platformId"], row["text"]) for row in fake.posted_comments()],
 )
 
 
@@ -229,6 +237,7 @@ PUBLER = Case(
     rejection_words="Text is too long for Twitter",
     stored=lambda fake: sum(1 for job in fake.jobs().values() if job["kind"] == "post"),
     published_to=lambda fake: [row["account_id"] for row in fake.published()],
+    comments=lambda fake: [(row["account_id"], row["text"]) for row in fake.posted_comments()],
 )
 
 
@@ -277,6 +286,7 @@ POSTORIA = Case(
     rejection_words="Caption is longer than X allows",
     stored=lambda fake: len(fake.posts()),
     published_to=lambda fake: [str(row["account_id"]) for row in fake.published()],
+    comments=lambda fake: [(str(row["account_id"]), row["text"]) for row in fake.posted_comments()],
 )
 
 
@@ -304,7 +314,9 @@ def debug_logs(caplog: pytest.LogCaptureFixture) -> None:
 # -- helpers ----------------------------------------------------------------------------------------
 
 
-def submission(*accounts: Account, key: str = "post-42:v1:attempt") -> SubmitRequest:
+def submission(
+    *accounts: Account, key: str = "post-42:v1:attempt", first_comment: str | None = None
+) -> SubmitRequest:
     return SubmitRequest(
         text=TEXT,
         account_ids=tuple(a.account_id for a in accounts),
@@ -312,6 +324,7 @@ def submission(*accounts: Account, key: str = "post-42:v1:attempt") -> SubmitReq
         idempotency_key=key,
         immediate=True,
         accounts=accounts,
+        first_comment=first_comment,
     )
 
 
@@ -391,6 +404,50 @@ def test_lists_accounts_and_publishes_to_every_one(
     assert sorted(running.published_to()) == sorted([x.account_id, linkedin.account_id])
     assert len(running.creates()) == 1
     assert_key_kept_out(running, caplog)
+
+
+# -- first comment ----------------------------------------------------------------------------------
+
+
+def test_a_first_comment_appears_under_the_post_on_every_account(running: Running) -> None:
+    x = running.add_account(Network.X)
+    linkedin = running.add_account(Network.LINKEDIN)
+
+    request = submission(x, linkedin, first_comment=COMMENT)
+    receipt = running.provider.submit(request)
+    state = settle(running.provider, receipt.external_id, request)
+
+    assert_published_everywhere(state, (x, linkedin))
+    comments = running.fake.wait_for(lambda: len(running.comments()) >= 2 and running.comments())
+    assert sorted(comments) == sorted([(x.account_id, COMMENT), (linkedin.account_id, COMMENT)])
+    assert len(running.creates()) == 1
+
+
+def test_no_first_comment_means_nothing_is_said_under_the_post(running: Running) -> None:
+    x = running.add_account(Network.X)
+
+    request = submission(x)
+    receipt = running.provider.submit(request)
+
+    assert_published_everywhere(settle(running.provider, receipt.external_id, request), (x,))
+    assert running.published_to() == [x.account_id]
+    assert running.comments() == []
+
+
+def test_a_failing_account_gets_no_comment_and_the_others_do(running: Running) -> None:
+    good = running.add_account(Network.X)
+    bad = running.add_account(Network.LINKEDIN)
+    running.fail_account(bad, REFUSAL)
+
+    request = submission(good, bad, first_comment=COMMENT)
+    receipt = running.provider.submit(request)
+    state = settle(running.provider, receipt.external_id, request)
+
+    assert {r.account_id: r.outcome for r in state.results} == {
+        good.account_id: AccountOutcome.PUBLISHED,
+        bad.account_id: AccountOutcome.FAILED,
+    }
+    assert running.fake.wait_for(running.comments) == [(good.account_id, COMMENT)]
 
 
 # -- partial failure --------------------------------------------------------------------------------

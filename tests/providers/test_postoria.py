@@ -76,6 +76,7 @@ def request(
     immediate: bool = False,
     queue_id: str | None = None,
     media: tuple[MediaFile, ...] = (),
+    first_comment: str | None = None,
 ) -> SubmitRequest:
     return SubmitRequest(
         text=text,
@@ -86,6 +87,7 @@ def request(
         immediate=immediate,
         queue_id=queue_id,
         accounts=tuple(account(row) for row in rows),
+        first_comment=first_comment,
     )
 
 
@@ -224,6 +226,46 @@ def test_publish_now(fake: FakePostoria, provider: PostoriaProvider) -> None:
     assert list(fake.posts()) == [int(receipt.external_id)]
     assert receipt.effective_time is not None
     assert abs(receipt.effective_time - datetime.now(UTC)) < timedelta(minutes=1)
+
+
+COMMENT = "Sign up for the webinar: https://example.com/webinar"
+
+
+def test_a_first_comment_is_sent_once_for_every_account_without_a_delay(
+    fake: FakePostoria, provider: PostoriaProvider
+) -> None:
+    x = fake.add_account("x", "Acme on X")
+    li = fake.add_account("linkedin", "Acme")
+
+    receipt = provider.submit(request(x, li, immediate=True, first_comment=COMMENT))
+
+    assert created(fake) == {
+        "social_account_ids": [x["id"], li["id"]],
+        "caption": "Launch day",
+        "media_ids": [],
+        "first_comment": COMMENT,
+        "publish_mode": "publish_now",
+    }
+    post_id = int(receipt.external_id)
+    assert fake.first_comments() == {post_id: {"first_comment": COMMENT, "comment_delay": None}}
+    wait_posted(fake, receipt.external_id)
+    comments = fake.wait_for(lambda: len(fake.posted_comments()) == 2 and fake.posted_comments())
+    assert sorted((c["account_id"], c["text"]) for c in comments) == sorted(
+        [(x["id"], COMMENT), (li["id"], COMMENT)]
+    )
+
+
+@pytest.mark.parametrize("comment", [None, "", "  \n "])
+def test_without_a_comment_no_comment_field_is_sent(
+    fake: FakePostoria, provider: PostoriaProvider, comment: str | None
+) -> None:
+    x = fake.add_account("x", "Acme on X")
+
+    receipt = provider.submit(request(x, immediate=True, first_comment=comment))
+
+    assert not {"first_comment", "comment_delay"} & set(created(fake))
+    wait_posted(fake, receipt.external_id)
+    assert fake.first_comments() == {} and fake.posted_comments() == []
 
 
 def test_schedule_sends_utc_with_milliseconds(fake: FakePostoria, provider: PostoriaProvider) -> None:
@@ -561,7 +603,7 @@ def test_create_failures(
 ) -> None:
     caplog.set_level(logging.DEBUG)
     x = fake.add_account("x", "Acme on X")
-    accounts = (x,)
+    accounts: tuple[dict[str, Any], ...] = (x,)
     sleeps: list[float] = []
     options: dict[str, Any] = {"sleep": sleeps.append, "timeout": 0.25}
     if case == "401":

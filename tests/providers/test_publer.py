@@ -89,6 +89,7 @@ def request(
     at: datetime | None = None,
     immediate: bool = False,
     media: Sequence[MediaFile] = (),
+    first_comment: str | None = None,
 ) -> SubmitRequest:
     return SubmitRequest(
         text=text,
@@ -98,6 +99,7 @@ def request(
         media=tuple(media),
         immediate=immediate,
         accounts=tuple(accounts),
+        first_comment=first_comment,
     )
 
 
@@ -292,6 +294,69 @@ def test_accounts_missing_from_the_request_are_looked_up(fake: FakePubler, provi
             )
         )
     assert len(fake.requests(PUBLISH)) == 1
+
+
+COMMENT = "Sign up for the webinar: https://example.com/webinar"
+
+
+def test_a_first_comment_is_a_callback_on_every_account_entry(
+    fake: FakePubler, provider: PublerProvider, tmp_path: Path
+) -> None:
+    x, li, ig = connect(fake, provider, ("twitter", "Acme"), ("linkedin", "Acme"), ("instagram", "acme"))
+    photo = tmp_path / "photo.png"
+    photo.write_bytes(b"\x89PNG" + b"\x01" * 60)
+    image = MediaFile(name="photo.png", mime_type="image/png", path=photo, size=64)
+
+    provider.submit(request([x, li, ig], immediate=True, media=[image], first_comment=COMMENT))
+
+    [sent] = fake.requests(PUBLISH)
+    post = sent["json"]["bulk"]["posts"][0]
+    assert post["accounts"] == [
+        {"id": account.account_id, "comments": [{"text": COMMENT}]} for account in (x, li, ig)
+    ]
+    # Instagram gets the comment through its callback like everyone else, not a second time in its block.
+    assert "firstComment" not in post["networks"]["instagram"]
+    posts_settled(fake, 3)
+    stored = {
+        row["account_id"]: (row["comments"], row["firstComment"]) for row in fake.first_comments().values()
+    }
+    assert stored == {a.account_id: ([{"text": COMMENT}], None) for a in (x, li, ig)}
+    comments = fake.wait_for(lambda: len(fake.posted_comments()) == 3 and fake.posted_comments())
+    assert sorted((c["account_id"], c["text"]) for c in comments) == sorted(
+        (a.account_id, COMMENT) for a in (x, li, ig)
+    )
+
+
+def test_a_scheduled_post_carries_its_comment_beside_the_time(
+    fake: FakePubler, provider: PublerProvider
+) -> None:
+    [x] = connect(fake, provider, ("twitter", "Acme"))
+    when = (datetime.now(UTC) + timedelta(hours=2)).replace(microsecond=0)
+
+    provider.submit(request([x], at=when, first_comment=COMMENT))
+
+    [sent] = fake.requests(SCHEDULE)
+    assert sent["json"]["bulk"]["posts"][0]["accounts"] == [
+        {"id": x.account_id, "scheduled_at": when.isoformat(), "comments": [{"text": COMMENT}]}
+    ]
+    jobs_finished(fake)
+    assert fake.posted_comments() == []  # nothing is said under a post that is not out yet
+
+
+@pytest.mark.parametrize("comment", [None, "", "  \n "])
+def test_without_a_comment_no_comment_field_is_sent(
+    fake: FakePubler, provider: PublerProvider, comment: str | None
+) -> None:
+    [x] = connect(fake, provider, ("twitter", "Acme"))
+
+    provider.submit(request([x], immediate=True, first_comment=comment))
+
+    [sent] = fake.requests(PUBLISH)
+    post = sent["json"]["bulk"]["posts"][0]
+    assert post["accounts"] == [{"id": x.account_id}]
+    assert all("firstComment" not in block for block in post["networks"].values())
+    posts_settled(fake, 1)
+    assert fake.first_comments() == {} and fake.posted_comments() == []
 
 
 @pytest.mark.parametrize(

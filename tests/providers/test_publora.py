@@ -66,6 +66,7 @@ def request(
     at: datetime | None = None,
     accounts: Sequence[Account] = (),
     media: Sequence[MediaFile] = (),
+    first_comment: str | None = None,
 ) -> SubmitRequest:
     when = at or datetime.now(UTC) + timedelta(seconds=1)
     return SubmitRequest(
@@ -75,6 +76,7 @@ def request(
         idempotency_key=key,
         accounts=tuple(accounts),
         media=tuple(media),
+        first_comment=first_comment,
     )
 
 
@@ -628,6 +630,118 @@ def test_media_publora_cannot_take_is_refused_before_anything_is_sent(
     with pytest.raises(ProviderRejected, match="at most 10 media links per post; this post has 11"):
         provider.submit(request(x, media=[link(f"{n}.jpg") for n in range(11)]))
     assert fake.requests() == []
+
+
+# -- first comments ---------------------------------------------------------------------------------
+
+COMMENT = "Sign up for the webinar: https://example.com/webinar"
+
+
+def test_a_first_comment_goes_under_every_target_that_takes_comments(
+    fake: FakePublora, provider: PubloraProvider
+) -> None:
+    x = fake.add_connection("twitter", "1", username="acme")
+    li = fake.add_connection("linkedin", "2", username="acme")
+    ig = fake.add_connection("instagram", "3", username="acme")
+    when = datetime(2031, 3, 1, 15, 0, tzinfo=UTC)
+
+    receipt = provider.submit(
+        request(x, li, ig, at=when, key="k-comment", media=[link("a.jpg")], first_comment=COMMENT)
+    )
+
+    [sent] = fake.requests("create-post")
+    assert sent["json"] == {
+        "content": "Hello from Postgate",
+        "platforms": [x, li, ig],
+        "mediaUrls": ["https://cdn.example.com/a.jpg"],
+        # No `platforms`: every target that takes comments; never the legacy `firstComment` beside it.
+        "firstComments": [{"text": COMMENT, "delaySeconds": 0}],
+        "scheduledTime": "2031-03-01T15:00:00.000Z",
+    }
+    group = fake.groups()[receipt.external_id]
+    assert (group["firstComments"], group["firstComment"]) == ([{"text": COMMENT, "delaySeconds": 0}], None)
+    # Publora skips Instagram and says so; the sentence reaches the person who scheduled the post.
+    assert receipt.notes == ("First comments are not supported on Instagram; they will be skipped there.",)
+
+
+def test_the_comment_is_posted_once_each_target_is_published(
+    fake: FakePublora, provider: PubloraProvider
+) -> None:
+    x = fake.add_connection("twitter", "1", username="acme")
+    bsky = fake.add_connection("bluesky", "did:plc:abc", username="acme.bsky.social")
+
+    receipt = provider.submit(request(x, bsky, at=datetime.now(UTC), first_comment=COMMENT))
+    wait_final(fake, receipt.external_id)
+
+    comments = fake.wait_for(lambda: len(fake.posted_comments()) == 2 and fake.posted_comments())
+    assert sorted((c["platformId"], c["text"]) for c in comments) == [(bsky, COMMENT), (x, COMMENT)]
+    assert fake.groups()[receipt.external_id]["status"] == "published"
+
+
+def test_with_an_uploaded_file_the_comment_rides_on_the_draft_and_is_not_sent_again(
+    fake: FakePublora, provider: PubloraProvider, tmp_path: Path
+) -> None:
+    x = fake.add_connection("twitter", "1", username="acme")
+    when = datetime(2031, 3, 1, 15, 0, tzinfo=UTC)
+    photo = media_file(tmp_path, "photo.png", "image/png", PNG)
+
+    receipt = provider.submit(request(x, at=when, key="k-img", media=[photo], first_comment=COMMENT))
+
+    [draft] = fake.requests("create-post")
+    assert draft["json"]["firstComments"] == [{"text": COMMENT, "delaySeconds": 0}]
+    assert "scheduledTime" not in draft["json"]
+    [schedule] = fake.requests("update-post")
+    # update-post patches, so the draft's comment stays without being sent a second time.
+    assert schedule["json"] == {"status": "scheduled", "scheduledTime": "2031-03-01T15:00:00.000Z"}
+    group = fake.groups()[receipt.external_id]
+    assert group["status"] == "scheduled"
+    assert group["firstComments"] == [{"text": COMMENT, "delaySeconds": 0}]
+
+
+def test_a_retried_create_sends_the_same_comment_under_the_same_key(
+    fake: FakePublora, provider: PubloraProvider
+) -> None:
+    x = fake.add_connection("twitter", "1", username="acme")
+    fake.fail_next("create-post", status=502, after_processing=True)
+
+    receipt = provider.submit(request(x, key="k-retry", first_comment=COMMENT))
+
+    first, second = fake.requests("create-post")
+    assert first["json"] == second["json"]
+    assert first["json"]["firstComments"] == [{"text": COMMENT, "delaySeconds": 0}]
+    assert {first["headers"]["idempotency-key"], second["headers"]["idempotency-key"]} == {"k-retry"}
+    assert list(fake.groups()) == [receipt.external_id]  # replayed, not a second post
+
+
+def test_a_comment_too_long_for_a_target_is_refused_with_the_limit(
+    fake: FakePublora, provider: PubloraProvider
+) -> None:
+    x = fake.add_connection("twitter", "1", username="acme")
+    li = fake.add_connection("linkedin", "2", username="acme")
+
+    with pytest.raises(ProviderRejected) as caught:
+        provider.submit(request(x, li, first_comment="y" * 281))
+
+    assert caught.value.code == "FIRST_COMMENT_TOO_LONG" and caught.value.status == 400
+    assert (
+        caught.value.message == "the first comment is too long for X: 281 characters, where 280 is the most."
+    )
+    assert not caught.value.retryable
+    assert fake.groups() == {}
+
+
+@pytest.mark.parametrize("comment", [None, "", "  \n "])
+def test_without_a_comment_no_comment_field_is_sent(
+    fake: FakePublora, provider: PubloraProvider, comment: str | None
+) -> None:
+    x = fake.add_connection("twitter", "1", username="acme")
+
+    receipt = provider.submit(request(x, at=datetime.now(UTC), first_comment=comment))
+
+    [sent] = fake.requests("create-post")
+    assert not {"firstComments", "firstComment"} & set(sent["json"])
+    wait_final(fake, receipt.external_id)
+    assert fake.posted_comments() == []
 
 
 # -- state ------------------------------------------------------------------------------------------
