@@ -23,7 +23,7 @@ class Network(StrEnum):
 
     @property
     def text_limit(self) -> int:
-        """Characters the network accepts in one post (Publora's platform limits, standard tier)."""
+        """How long one post may be, as `counting.count` measures it (Publora's limits, standard tier)."""
         return _TEXT_LIMITS[self]
 
     @classmethod
@@ -63,8 +63,3 @@ _TEXT_LIMITS = {
     Network.BLUESKY: 300,
     Network.TELEGRAM: 4096,
 }
-
-
-def count_characters(text: str, network: Network) -> int:  # noqa: ARG001 - per-network counting comes later
-    """How long the network will consider `text`. For now: Unicode code points, as most networks count."""
-    return len(text)
