@@ -1,23 +1,15 @@
-"""`/post list`, `/post help` and the App Home tab."""
+"""`/post list` and `/post help`. The App Home tab is `bot.slack.views.home`."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from slack_sdk.models.blocks import (
-    Block,
-    ContextBlock,
-    DividerBlock,
-    HeaderBlock,
-    MarkdownTextObject,
-    SectionBlock,
-)
-from slack_sdk.models.views import View
+from slack_sdk.models.blocks import Block, MarkdownTextObject, SectionBlock
 
 from bot.services.posts import PostLists
 from bot.services.snapshot import PostSnapshot
 from bot.slack.views.approval import status_line, when_text
-from bot.slack.views.format import escape, truncate
+from bot.slack.views.home import first_line, post_link, within
 
 HELP_TEXT = (
     "*Postgate* drafts social posts, gets them approved here in Slack, and publishes them on time.\n"
@@ -34,14 +26,14 @@ def build_help_message() -> dict[str, Any]:
 
 
 def _line(post: PostSnapshot) -> str:
-    first = escape(truncate(post.text.strip().splitlines()[0] if post.text.strip() else "", 80))
-    link = f"<{post.permalink}|#{post.id}>" if post.permalink else f"#{post.id}"
-    return f"• {link} “{first}” · {when_text(post)} · {status_line(post)}"
+    return f"• {post_link(post)} “{first_line(post.text)}” · {when_text(post)} · {status_line(post)}"
 
 
 def _section(title: str, posts: list[PostSnapshot], empty: str) -> list[Block]:
-    body = "\n".join(_line(p) for p in posts) if posts else f"_{empty}_"
-    return [SectionBlock(text=MarkdownTextObject(text=truncate(f"*{title}*\n{body}", 3000)))]
+    heading = f"*{title}*\n"
+    lines = [_line(p) for p in posts]
+    body = within(lines, 3000 - len(heading), more=lambda n: f"…and {n} more") if posts else f"_{empty}_"
+    return [SectionBlock(text=MarkdownTextObject(text=heading + body))]
 
 
 def _list_blocks(lists: PostLists) -> list[Block]:
@@ -57,13 +49,3 @@ def build_list_message(lists: PostLists) -> dict[str, Any]:
     blocks = _list_blocks(lists)
     counts = f"{len(lists.own_pending)} drafts pending, {len(lists.scheduled)} scheduled"
     return {"text": f"Postgate: {counts}", "blocks": [b.to_dict() for b in blocks]}
-
-
-def build_home(lists: PostLists) -> View:
-    blocks: list[Block] = [
-        HeaderBlock(text="Postgate"),
-        ContextBlock(elements=[MarkdownTextObject(text="Type `/post` anywhere to draft a post.")]),
-        DividerBlock(),
-    ]
-    blocks += _list_blocks(lists)
-    return View(type="home", blocks=blocks)
