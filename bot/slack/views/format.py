@@ -1,10 +1,14 @@
-"""Text helpers for Slack mrkdwn: escaping untrusted text and rendering times in each reader's zone."""
+"""Text helpers for Slack mrkdwn: escaping untrusted text, quoting and cutting it to Slack's limits without
+breaking an entity or a `<…>` token, and rendering times in each reader's zone."""
 
 from __future__ import annotations
 
 from datetime import datetime
+from urllib.parse import quote as percent_encode
 
 from bot.clock import as_utc
+
+ELLIPSIS = "…"
 
 
 def escape(text: str) -> str:
@@ -12,11 +16,74 @@ def escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
+def mention(user_id: str) -> str:
+    return f"<@{user_id}>"
+
+
+def link(url: str, label: str) -> str:
+    """A mrkdwn link; characters that would end the `<url|label>` token early are percent-encoded."""
+    safe_url = percent_encode(url, safe=":/?#[]@!$&'()*+,;=%~-._")
+    return f"<{safe_url.replace('&', '&amp;')}|{escape(label)}>"
+
+
+def _cut_point(text: str, at: int) -> int:
+    """The largest index ≤ `at` that does not split an `&…;` entity or a `<…>` token."""
+    head = text[:at]
+    opened = head.rfind("<")
+    if opened > head.rfind(">"):
+        at = opened
+    amp = text.rfind("&", 0, at)
+    if amp != -1 and amp > at - 6 and text.find(";", amp) >= at:
+        at = amp
+    return at
+
+
+def truncate(text: str, limit: int) -> str:
+    """`text` cut to at most `limit` characters (the last one an ellipsis), whole tokens and entities kept."""
+    if len(text) <= limit:
+        return text
+    return text[: _cut_point(text, limit - len(ELLIPSIS))].rstrip() + ELLIPSIS
+
+
 def quote(text: str, *, limit: int = 2800) -> str:
-    body = escape(text)
-    if len(body) > limit:
-        body = body[: limit - 1].rstrip() + "…"
-    return "\n".join("> " + line if line else ">" for line in body.splitlines()) or ">"
+    """`text` escaped and quoted line by line; the result, quote marks included, is at most `limit` long."""
+    quoted = "\n".join("> " + line if line else ">" for line in escape(text).splitlines())
+    return truncate(quoted or ">", limit)
+
+
+def quote_pieces(text: str, *, size: int, most: int) -> list[str]:
+    """`text` quoted in pieces of at most `size` characters each, cut at line ends where possible, so a long
+    text can fill several sections; at most `most` pieces, the last one ending in an ellipsis if cut."""
+    pieces: list[str] = []
+    rest = text
+    while rest and len(pieces) < most:
+        if len(pieces) == most - 1 or len(quote(rest, limit=size + 1)) <= size:
+            pieces.append(quote(rest, limit=size))
+            break
+        # The longest run of whole lines that fits; a single over-long line is cut at a space instead.
+        lines = rest.splitlines(keepends=True)
+        taken = ""
+        for line in lines:
+            if len(quote(taken + line, limit=size + 1)) > size:
+                break
+            taken += line
+        if not taken:
+            taken = _fitting_words(rest, size)
+        pieces.append(quote(taken, limit=size))
+        rest = rest[len(taken) :].lstrip("\n")
+    return pieces or [quote("", limit=size)]
+
+
+def _fitting_words(text: str, size: int) -> str:
+    low, high = 1, len(text)
+    while low < high:
+        middle = (low + high + 1) // 2
+        if len(quote(text[:middle], limit=size + 1)) <= size:
+            low = middle
+        else:
+            high = middle - 1
+    space = text.rfind(" ", 0, low)
+    return text[: space + 1] if space > low // 2 else text[:low]
 
 
 def slack_date(moment: datetime, *, style: str = "{date_short_pretty} at {time}") -> str:
@@ -24,7 +91,3 @@ def slack_date(moment: datetime, *, style: str = "{date_short_pretty} at {time}"
     utc = as_utc(moment)
     fallback = utc.strftime("%Y-%m-%d %H:%M UTC")
     return f"<!date^{int(utc.timestamp())}^{style}|{fallback}>"
-
-
-def truncate(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"

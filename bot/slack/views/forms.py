@@ -1,9 +1,11 @@
-"""Reading modal submissions: Slack's `view.state.values` → typed input, and validation errors → block ids."""
+"""Reading modal submissions and button values: Slack's `view.state.values` → typed input, and validation
+errors → the block ids that show them."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -15,7 +17,7 @@ from bot.domain.networks import Network
 from bot.domain.rules import DraftField
 from bot.slack.ids import Action, Block, WhenChoice
 
-_ERROR_BLOCKS = {
+_ERROR_BLOCKS: dict[DraftField, str] = {
     DraftField.TEXT: Block.TEXT,
     DraftField.TARGETS: Block.TARGETS,
     DraftField.WHEN: Block.WHEN,
@@ -23,7 +25,19 @@ _ERROR_BLOCKS = {
     DraftField.QUEUE: Block.QUEUE,
     DraftField.MEDIA: Block.MEDIA_FILES,
     DraftField.MEDIA_URLS: Block.MEDIA_URLS,
+    DraftField.FIRST_COMMENT: Block.FIRST_COMMENT,
 }
+_OVERRIDE_PREFIX = "override_"
+_BUTTON_VALUE = re.compile(r"^(\d{1,18})(?::(\d{1,9}))?$")
+
+
+def override_block_id(network: Network) -> str:
+    """The input block of the per-network text for `network` in the compose modal."""
+    return f"{_OVERRIDE_PREFIX}{network.value}"
+
+
+def override_action_id(network: Network) -> str:
+    return Action.OVERRIDE_X if network is Network.X else Action.OVERRIDE_OTHER
 
 
 @dataclass(frozen=True)
@@ -34,11 +48,21 @@ class ComposeInput:
     origin_channel: str | None
     wants_queue: bool = False
     url_problems: tuple[str, ...] = ()
+    #: Set when the modal edits an existing post: which post, and the version the author started from.
+    post_id: int | None = None
+    version: int | None = None
+    #: Override blocks the author filled in, in the modal's order (where override errors are shown).
+    override_blocks: tuple[str, ...] = ()
 
 
 def _value(values: Mapping[str, Any], block: str, action: str) -> Mapping[str, Any]:
     entry = values.get(block, {}).get(action, {})
     return entry if isinstance(entry, Mapping) else {}
+
+
+def _values(view: Mapping[str, Any]) -> Mapping[str, Any]:
+    values = (view.get("state") or {}).get("values") or {}
+    return values if isinstance(values, Mapping) else {}
 
 
 def decode_account(value: str, label: str) -> Account | None:
@@ -53,7 +77,7 @@ def decode_account(value: str, label: str) -> Account | None:
 
 
 def parse_compose(view: Mapping[str, Any]) -> ComposeInput:
-    values = view.get("state", {}).get("values", {})
+    values = _values(view)
     text = _value(values, Block.TEXT, Action.TEXT).get("value") or ""
     selected = _value(values, Block.TARGETS, Action.TARGETS).get("selected_options") or []
     targets = []
@@ -68,29 +92,55 @@ def parse_compose(view: Mapping[str, Any]) -> ComposeInput:
     publish_at = None
     if wants_time and isinstance(raw_time, int | float):
         publish_at = datetime.fromtimestamp(int(raw_time), UTC)
-    files = [_file_item(f) for f in _value(values, Block.MEDIA_FILES, Action.MEDIA_FILES).get("files") or []]
+    metadata = _metadata(view)
+    chosen = [_file_item(f) for f in _value(values, Block.MEDIA_FILES, Action.MEDIA_FILES).get("files") or []]
+    files = tuple(f for f in chosen if f is not None)
+    if not files:
+        # Slack cannot prefill a file input: an edit keeps the post's files unless new ones are chosen.
+        files = kept_files_from_metadata(metadata)
     urls, url_problems = media.parse_media_urls(
         str(_value(values, Block.MEDIA_URLS, Action.MEDIA_URLS).get("value") or "")
     )
     queue = _queue(_value(values, Block.QUEUE, Action.QUEUE).get("selected_option")) if wants_queue else None
-    metadata = _metadata(view)
+    overrides = _overrides(values)
+    first_comment = str(_value(values, Block.FIRST_COMMENT, Action.FIRST_COMMENT).get("value") or "")
     draft = Draft(
         text=str(text),
         targets=tuple(dict.fromkeys(targets)),
         publish_at=publish_at,
-        media=tuple(f for f in files if f is not None) + tuple(urls),
+        media=files + tuple(urls),
         queue=queue,
+        overrides=tuple((network, text) for network, text, _ in overrides),
+        first_comment=first_comment if first_comment.strip() else None,
     )
+    origin = metadata.get("origin_channel")
     return ComposeInput(
         draft=draft,
         wants_queue=wants_queue,
         url_problems=tuple(url_problems),
         wants_time=wants_time,
         has_targets_input=Block.TARGETS in values,
-        origin_channel=metadata.get("origin_channel")
-        if isinstance(metadata.get("origin_channel"), str)
-        else None,
+        origin_channel=origin if isinstance(origin, str) else None,
+        post_id=_int(metadata.get("post_id")),
+        version=_int(metadata.get("version")),
+        override_blocks=tuple(block for _, _, block in overrides),
     )
+
+
+def _overrides(values: Mapping[str, Any]) -> list[tuple[Network, str, str]]:
+    """(network, text, block id) for every filled per-network text, in the order of `Network`."""
+    filled: dict[Network, tuple[str, str]] = {}
+    for block_id, actions in values.items():
+        if not str(block_id).startswith(_OVERRIDE_PREFIX) or not isinstance(actions, Mapping):
+            continue
+        network = Network.parse(str(block_id).removeprefix(_OVERRIDE_PREFIX))
+        if network is None or override_block_id(network) != block_id:
+            continue
+        entry = actions.get(override_action_id(network))
+        text = str(entry.get("value") or "") if isinstance(entry, Mapping) else ""
+        if text.strip():
+            filled[network] = (text, block_id)
+    return [(network, *filled[network]) for network in Network if network in filled]
 
 
 def _file_item(raw: Any) -> MediaItem | None:
@@ -108,6 +158,42 @@ def _file_item(raw: Any) -> MediaItem | None:
     )
 
 
+def kept_files_to_metadata(files: Sequence[MediaItem], *, room: int) -> list[list[Any]]:
+    """The Slack files of a post being edited, compact enough to fit `room` characters of private_metadata.
+
+    Long names are shortened (keeping the extension) when they would not fit: a name is only shown, the
+    file itself is found by its id.
+    """
+    entries = [[f.slack_file_id, f.name, f.mime_type, f.size] for f in files if f.slack_file_id]
+    name_limit = 200
+    while len(json.dumps(entries, separators=(",", ":"))) > room and name_limit > 8:
+        name_limit //= 2
+        for entry in entries:
+            name = str(entry[1])
+            if len(name) > name_limit:
+                stem, dot, extension = name.rpartition(".")
+                keep = extension[:6] if dot else ""
+                entry[1] = (stem if dot else name)[: name_limit - len(keep) - 2] + "…" + (dot + keep)
+    return entries
+
+
+def kept_files_from_metadata(metadata: Mapping[str, Any]) -> tuple[MediaItem, ...]:
+    items = []
+    for entry in metadata.get("files") or []:
+        if not isinstance(entry, list) or len(entry) != 4 or not isinstance(entry[0], str):
+            continue
+        file_id, name, mime, size = entry
+        items.append(
+            MediaItem(
+                name=str(name),
+                mime_type=str(mime),
+                size=size if isinstance(size, int) else None,
+                slack_file_id=file_id,
+            )
+        )
+    return tuple(items)
+
+
 def _queue(option: Any) -> Queue | None:
     if not isinstance(option, Mapping):
         return None
@@ -118,11 +204,20 @@ def _queue(option: Any) -> Queue | None:
     return Queue(provider=provider, queue_id=queue_id, name=label.removesuffix(" (paused)"))
 
 
-def errors_for_slack(errors: Mapping[DraftField, str], *, has_targets_input: bool) -> dict[str, str]:
-    """Validation errors keyed by the block that shows them (an input block; Slack shows nothing else)."""
+def errors_for_slack(
+    errors: Mapping[DraftField, str], *, has_targets_input: bool, override_blocks: Sequence[str] = ()
+) -> dict[str, str]:
+    """Validation errors keyed by the block that shows them (an input block; Slack shows nothing else).
+
+    Errors about the per-network texts go on the first one the author filled in (`override_blocks`, as
+    `ComposeInput.override_blocks` lists them), or on the main text when none is filled.
+    """
     mapped: dict[str, str] = {}
     for field, message in errors.items():
-        block = _ERROR_BLOCKS[field]
+        if field is DraftField.OVERRIDES:
+            block = override_blocks[0] if override_blocks else Block.TEXT
+        else:
+            block = _ERROR_BLOCKS.get(field, Block.TEXT)
         if block == Block.TARGETS and not has_targets_input:
             block = Block.TEXT
             message = "There is no account to publish to. " + message
@@ -138,11 +233,50 @@ def _metadata(view: Mapping[str, Any]) -> dict[str, Any]:
     return data if isinstance(data, dict) else {}
 
 
-def parse_reject(view: Mapping[str, Any]) -> tuple[int | None, str]:
-    values = view.get("state", {}).get("values", {})
-    reason = str(_value(values, Block.REJECT_REASON, Action.REJECT_REASON).get("value") or "").strip()
-    post_id = _metadata(view).get("post_id")
-    return (post_id if isinstance(post_id, int) else None), reason
+def _int(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _comment(view: Mapping[str, Any], block: str, action: str) -> str:
+    return str(_value(_values(view), block, action).get("value") or "").strip()
+
+
+def parse_reject(view: Mapping[str, Any]) -> tuple[int | None, int | None, str]:
+    """(post id, version the approver saw, reason) from the reject modal."""
+    metadata = _metadata(view)
+    reason = _comment(view, Block.REJECT_REASON, Action.REJECT_REASON)
+    return _int(metadata.get("post_id")), _int(metadata.get("version")), reason
+
+
+def parse_request_changes(view: Mapping[str, Any]) -> tuple[int | None, int | None, str]:
+    """(post id, version the approver saw, comment) from the request-changes modal."""
+    metadata = _metadata(view)
+    comment = _comment(view, Block.CHANGES_COMMENT, Action.CHANGES_COMMENT)
+    return _int(metadata.get("post_id")), _int(metadata.get("version")), comment
+
+
+def parse_reschedule(view: Mapping[str, Any]) -> tuple[int | None, int | None, datetime | None]:
+    """(post id, version, the new time in UTC or None when none was picked) from the reschedule modal."""
+    metadata = _metadata(view)
+    raw = _value(_values(view), Block.NEW_TIME, Action.NEW_TIME).get("selected_date_time")
+    when = datetime.fromtimestamp(int(raw), UTC) if isinstance(raw, int | float) else None
+    return _int(metadata.get("post_id")), _int(metadata.get("version")), when
+
+
+def button_value(post_id: int, version: int) -> str:
+    """What every post button carries, so a click on a message older than the post can be recognised."""
+    return f"{post_id}:{version}"
+
+
+def parse_button_value(value: Any) -> tuple[int, int | None] | None:
+    """(post id, version) from "id:version", (post id, None) from a plain "id", None from anything else.
+
+    The value comes from the client: it says which post was clicked, never who may act on it.
+    """
+    match = _BUTTON_VALUE.match(value) if isinstance(value, str) else None
+    if match is None:
+        return None
+    return int(match[1]), int(match[2]) if match[2] is not None else None
 
 
 def zone(name: str | None) -> ZoneInfo:
