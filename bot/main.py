@@ -27,19 +27,22 @@ from waitress.server import create_server
 from bot.clock import Clock, SystemClock
 from bot.db.engine import Database, make_engine
 from bot.db.migrate import upgrade
-from bot.domain.approval import ApprovalPolicy
 from bot.errors import ConfigError
 from bot.providers.base import Provider
 from bot.providers.registry import build_providers
 from bot.scheduler.dispatcher import Dispatcher, DispatchTuning
+from bot.scheduler.housekeeping import Housekeeper
 from bot.scheduler.runner import SchedulerRunner
 from bot.services.cancel import CancelService
 from bot.services.container import Services
 from bot.services.directory import AccountDirectory, UserDirectory
+from bot.services.history import HistoryService
+from bot.services.home import HomeService
 from bot.services.media import SlackMedia
 from bot.services.outbox import SlackOutbox
 from bot.services.posts import PostService
 from bot.services.webhooks import PubloraWebhooks
+from bot.services.workflow import Workflow
 from bot.settings import Settings
 from bot.slack.app import build_app
 from bot.web import WebApp
@@ -103,7 +106,25 @@ def build(
     )
     accounts = AccountDirectory(providers)
     users = UserDirectory(interactive)
-    outbox = SlackOutbox(db=db, client=background, clock=clock, owner=owner)
+    workflow = Workflow(
+        db=db,
+        client=interactive,
+        clock=clock,
+        defaults=settings.workspace_defaults(),
+        env_admins=settings.admins,
+    )
+    outbox = SlackOutbox(
+        db=db,
+        client=background,
+        clock=clock,
+        owner=owner,
+        progress=lambda snapshot: workflow.progress(
+            snapshot.team_id,
+            targets=snapshot.policy_targets,
+            approvals=list(snapshot.approvals),
+            author_id=snapshot.author_id,
+        ),
+    )
     runner_ref: dict[str, SchedulerRunner] = {}
     token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else ""
     media = SlackMedia(client=background, token=token)
@@ -120,23 +141,38 @@ def build(
         ),
         on_outbox=lambda: runner_ref["runner"].wake_outbox(),
     )
+    housekeeper = Housekeeper(
+        db=db,
+        clock=clock,
+        workflow=workflow,
+        default_channel=settings.approval_channel,
+        on_outbox=lambda: runner_ref["runner"].wake_outbox(),
+    )
     runner = SchedulerRunner(
         dispatch_step=dispatcher.run_once,
         dispatch_next_due=dispatcher.next_due_time,
         outbox_step=outbox.deliver_due,
         outbox_next_due=outbox.next_due_time,
+        housekeeping_step=housekeeper.run_once,
+        housekeeping_next_due=housekeeper.next_due_time,
         clock=clock,
         sweep_seconds=settings.sweep_seconds,
     )
     runner_ref["runner"] = runner
-    policy = ApprovalPolicy(
-        approvers=frozenset(settings.approvers), required_approvals=settings.required_approvals
-    )
     posts = PostService(
-        db=db, clock=clock, policy=policy, approval_channel=settings.approval_channel, waker=runner
+        db=db, clock=clock, workflow=workflow, default_channel=settings.approval_channel, waker=runner
     )
-    cancels = CancelService(db=db, clock=clock, policy=policy, providers=providers, waker=runner)
-    services = Services(posts=posts, cancels=cancels, accounts=accounts, users=users, clock=clock)
+    cancels = CancelService(db=db, clock=clock, workflow=workflow, providers=providers, waker=runner)
+    services = Services(
+        posts=posts,
+        cancels=cancels,
+        accounts=accounts,
+        users=users,
+        clock=clock,
+        workflow=workflow,
+        history=HistoryService(db=db, client=interactive, posts=posts),
+        home=HomeService(db=db, clock=clock, posts=posts, workflow=workflow, users=users),
+    )
     signing_secret = (
         settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else None
     )

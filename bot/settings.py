@@ -6,7 +6,7 @@ Built once by the composition root (`bot.main`) and passed down; never at import
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -79,6 +79,19 @@ class Settings(BaseSettings):
     required_approvals: int = Field(
         default=1, ge=1, le=10, validation_alias=_env("POSTGATE_REQUIRED_APPROVALS")
     )
+    admins: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, validation_alias=_env("POSTGATE_ADMINS")
+    )
+    allow_self_approval: bool = Field(default=False, validation_alias=_env("POSTGATE_ALLOW_SELF_APPROVAL"))
+    reminder_after_minutes: float = Field(
+        default=240, ge=0, le=10080, validation_alias=_env("POSTGATE_REMINDER_AFTER_MINUTES")
+    )
+    reminder_before_due_minutes: float = Field(
+        default=60, ge=0, le=10080, validation_alias=_env("POSTGATE_REMINDER_BEFORE_DUE_MINUTES")
+    )
+    default_tz: str = Field(default="UTC", validation_alias=_env("POSTGATE_DEFAULT_TZ"))
+    #: "HH:MM" local time of the daily digest, or "off".
+    digest_time: str = Field(default="09:00", validation_alias=_env("POSTGATE_DIGEST_TIME"))
 
     publora_api_key: SecretStr | None = Field(default=None, validation_alias=_env("PUBLORA_API_KEY"))
     publora_base_url: str = Field(default=DEFAULT_PUBLORA_BASE_URL, validation_alias=_env("PUBLORA_BASE_URL"))
@@ -117,12 +130,53 @@ class Settings(BaseSettings):
     )
     log_level: str = Field(default="INFO", validation_alias=_env("POSTGATE_LOG_LEVEL"))
 
-    @field_validator("approvers", mode="before")
+    @field_validator("approvers", "admins", mode="before")
     @classmethod
     def _split_user_ids(cls, value: object) -> object:
         if isinstance(value, str):
             return [part.strip() for part in value.replace(";", ",").split(",") if part.strip()]
         return value
+
+    @field_validator("digest_time")
+    @classmethod
+    def _digest_time(cls, value: str) -> str:
+        value = value.strip().lower()
+        if value in ("off", "none", "no", ""):
+            return "off"
+        hours, _, minutes = value.partition(":")
+        if not (hours.isdigit() and minutes.isdigit() and 0 <= int(hours) < 24 and 0 <= int(minutes) < 60):
+            raise ValueError("POSTGATE_DIGEST_TIME must be HH:MM (24 h) or off")
+        return f"{int(hours):02d}:{int(minutes):02d}"
+
+    @field_validator("default_tz")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"POSTGATE_DEFAULT_TZ: unknown time zone {value!r}") from None
+        return value
+
+    def workspace_defaults(self) -> Any:
+        """The settings a workspace starts with, before an admin changes them in Slack."""
+        from datetime import time
+
+        from bot.domain.workspace import RuleSetting, WorkspaceSettings
+
+        users = [a for a in self.approvers if not a.startswith("S")]
+        groups = [a for a in self.approvers if a.startswith("S")]
+        digest = None if self.digest_time == "off" else time.fromisoformat(self.digest_time)
+        return WorkspaceSettings(
+            approval_channel=self.approval_channel,
+            rules=[RuleSetting(users=users, groups=groups, required=self.required_approvals)],
+            allow_self_approval=self.allow_self_approval,
+            reminder_after_minutes=self.reminder_after_minutes,
+            reminder_before_due_minutes=self.reminder_before_due_minutes,
+            default_tz=self.default_tz,
+            digest_time=digest,
+        )
 
     @field_validator("publer_rate_limit", "postoria_rate_limit")
     @classmethod
@@ -170,8 +224,8 @@ class Settings(BaseSettings):
             missing.append("SLACK_SIGNING_SECRET (or SLACK_APP_TOKEN for Socket Mode)")
         if not self.approval_channel:
             missing.append("POSTGATE_APPROVAL_CHANNEL")
-        if not self.approvers:
-            missing.append("POSTGATE_APPROVERS")
+        if not self.approvers and not self.admins:
+            missing.append("POSTGATE_APPROVERS (or POSTGATE_ADMINS, who then choose approvers in Slack)")
         if not self.configured_providers() and not self.dry_run:
             missing.append(
                 "a provider key: PUBLORA_API_KEY, PUBLER_API_KEY or POSTORIA_API_KEY "

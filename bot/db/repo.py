@@ -62,6 +62,10 @@ def add_post(
     now: datetime,
     media: list[dict[str, Any]] | None = None,
     queue: dict[str, Any] | None = None,
+    overrides: dict[str, str] | None = None,
+    first_comment: str | None = None,
+    content_hash: str | None = None,
+    next_reminder_at: datetime | None = None,
 ) -> Post:
     post = Post(
         team_id=team_id,
@@ -72,6 +76,7 @@ def add_post(
         version=1,
         required_approvals=required_approvals,
         requested_time=requested_time,
+        next_reminder_at=next_reminder_at,
         created_at=now,
         updated_at=now,
     )
@@ -86,12 +91,49 @@ def add_post(
             targets=targets,
             media=media or [],
             queue=queue,
+            overrides=overrides,
+            first_comment=first_comment,
+            content_hash=content_hash,
             created_by=author_id,
             created_at=now,
         )
     )
     record_audit(session, post_id=post.id, actor=author_id, action="created", to_status=post.status, at=now)
     return post
+
+
+def add_version(
+    session: Session,
+    *,
+    post: Post,
+    text: str,
+    targets: list[dict[str, Any]],
+    media: list[dict[str, Any]],
+    queue: dict[str, Any] | None,
+    overrides: dict[str, str] | None,
+    first_comment: str | None,
+    content_hash: str,
+    created_by: str,
+    now: datetime,
+) -> PostVersion:
+    """A new version of `post` (earlier versions are never changed); the post now points at it."""
+    assert post.id is not None
+    version = PostVersion(
+        post_id=post.id,
+        version=post.version + 1,
+        text=text,
+        targets=targets,
+        media=media,
+        queue=queue,
+        overrides=overrides,
+        first_comment=first_comment,
+        content_hash=content_hash,
+        created_by=created_by,
+        created_at=now,
+    )
+    session.add(version)
+    post.version = version.version
+    return version
 
 
 def record_audit(
@@ -302,14 +344,16 @@ def next_due_time(session: Session) -> datetime | None:
     return min(as_utc(v) for v in candidates)
 
 
-def attempts_for(session: Session, *, post_id: int, version: int) -> list[PublishAttempt]:
-    return list(
-        session.exec(
-            select(PublishAttempt)
-            .where(PublishAttempt.post_id == post_id, PublishAttempt.version == version)
-            .order_by(col(PublishAttempt.id))
-        )
+def attempts_for(
+    session: Session, *, post_id: int, version: int, round: int | None = None
+) -> list[PublishAttempt]:
+    """The post version's attempts; of one publishing round when `round` is given."""
+    statement = select(PublishAttempt).where(
+        PublishAttempt.post_id == post_id, PublishAttempt.version == version
     )
+    if round is not None:
+        statement = statement.where(PublishAttempt.round == round)
+    return list(session.exec(statement.order_by(col(PublishAttempt.id))))
 
 
 def results_for(session: Session, *, post_id: int) -> list[AccountResult]:
@@ -395,3 +439,150 @@ def approved_by_user(session: Session, *, user_id: str, posts: Sequence[Post]) -
     )
     current = {p.id: p.version for p in posts}
     return {post_id for post_id, version in rows if current.get(post_id) == version}
+
+
+def count_by_status(
+    session: Session,
+    *,
+    team_id: str,
+    statuses: Iterable[PostStatus],
+    author_id: str | None = None,
+    publish_before: datetime | None = None,
+) -> int:
+    statement = (
+        select(func.count())
+        .select_from(Post)
+        .where(Post.team_id == team_id, col(Post.status).in_(list(statuses)))
+    )
+    if author_id is not None:
+        statement = statement.where(Post.author_id == author_id)
+    if publish_before is not None:
+        statement = statement.where(col(Post.publish_at) < publish_before)
+    return int(session.exec(statement).one())
+
+
+def upcoming(
+    session: Session, *, team_id: str, statuses: Iterable[PostStatus], until: datetime, limit: int
+) -> list[Post]:
+    """Posts due before `until`, soonest first (App Home's schedule, the digest)."""
+    return list(
+        session.exec(
+            select(Post)
+            .where(
+                Post.team_id == team_id,
+                col(Post.status).in_(list(statuses)),
+                col(Post.publish_at) < until,
+            )
+            .order_by(col(Post.publish_at), col(Post.id))
+            .limit(limit)
+        )
+    )
+
+
+def recently_finished(
+    session: Session,
+    *,
+    team_id: str,
+    statuses: Iterable[PostStatus],
+    limit: int,
+    since: datetime | None = None,
+    author_id: str | None = None,
+) -> list[Post]:
+    statement = select(Post).where(Post.team_id == team_id, col(Post.status).in_(list(statuses)))
+    if since is not None:
+        statement = statement.where(col(Post.finished_at) >= since)
+    if author_id is not None:
+        statement = statement.where(Post.author_id == author_id)
+    return list(
+        session.exec(statement.order_by(col(Post.finished_at).desc(), col(Post.id).desc()).limit(limit))
+    )
+
+
+def count_finished_since(
+    session: Session, *, team_id: str, statuses: Iterable[PostStatus], since: datetime
+) -> int:
+    statement = (
+        select(func.count())
+        .select_from(Post)
+        .where(Post.team_id == team_id, col(Post.status).in_(list(statuses)), col(Post.finished_at) >= since)
+    )
+    return int(session.exec(statement).one())
+
+
+# --- housekeeping ---------------------------------------------------------------------------------------
+
+WAITING_STATUSES = (PostStatus.PENDING_APPROVAL, PostStatus.CHANGES_REQUESTED)
+
+
+def due_missed(session: Session, *, now: datetime, limit: int) -> list[int]:
+    """Posts still waiting for a decision whose publish time has come."""
+    ids = session.exec(
+        select(col(Post.id))
+        .where(col(Post.status).in_(list(WAITING_STATUSES)), col(Post.requested_time) <= now)
+        .order_by(col(Post.requested_time))
+        .limit(limit)
+    )
+    return [post_id for post_id in ids if post_id is not None]
+
+
+def due_reminders(session: Session, *, now: datetime, limit: int) -> list[tuple[int, datetime]]:
+    rows = session.exec(
+        select(Post.id, Post.next_reminder_at)
+        .where(col(Post.status) == PostStatus.PENDING_APPROVAL, col(Post.next_reminder_at) <= now)
+        .order_by(col(Post.next_reminder_at))
+        .limit(limit)
+    )
+    return [(int(post_id), at) for post_id, at in rows if post_id is not None and at is not None]
+
+
+def take_reminder(session: Session, *, post_id: int, expected: datetime, following: datetime | None) -> bool:
+    """Compare-and-set the post's reminder time: only one replica sends each reminder."""
+    result = session.execute(
+        update(Post)
+        .where(
+            col(Post.id) == post_id,
+            col(Post.status) == PostStatus.PENDING_APPROVAL,
+            col(Post.next_reminder_at) == expected,
+        )
+        .values(next_reminder_at=following, reminders_sent=Post.reminders_sent + 1),
+        execution_options={"synchronize_session": False},
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+def next_housekeeping_time(session: Session) -> datetime | None:
+    reminder = session.exec(
+        select(func.min(Post.next_reminder_at)).where(col(Post.status) == PostStatus.PENDING_APPROVAL)
+    ).first()
+    missed = session.exec(
+        select(func.min(Post.requested_time)).where(col(Post.status).in_(list(WAITING_STATUSES)))
+    ).first()
+    candidates = [v for v in (reminder, missed) if v is not None]
+    if not candidates:
+        return None
+    from bot.clock import as_utc
+
+    return min(as_utc(v) for v in candidates)
+
+
+def claim_digest(session: Session, *, team_id: str, day: str, now: datetime) -> bool:
+    """True for the one caller that owes `day`'s digest (the primary key refuses every other)."""
+    from sqlalchemy.exc import IntegrityError
+
+    from bot.db.tables import DigestRun
+
+    try:
+        with session.begin_nested():
+            session.add(DigestRun(team_id=team_id, day=day, created_at=now))
+            session.flush()
+    except IntegrityError:
+        return False
+    return True
+
+
+def active_teams(session: Session) -> list[str]:
+    from bot.db.tables import WorkspaceSettingsRow
+
+    teams = set(session.exec(select(Post.team_id).distinct()))
+    teams |= set(session.exec(select(WorkspaceSettingsRow.team_id)))
+    return sorted(t for t in teams if t)

@@ -152,7 +152,9 @@ def next_status(current: PostStatus, event: Event) -> PostStatus:
 
 def refusal(current: PostStatus, event: Event) -> str:
     what = _WHAT.get(event)
-    head = f"This post can no longer be {_past(what)}." if what else "Postgate cannot do that to this post now."
+    head = (
+        f"This post can no longer be {_past(what)}." if what else "Postgate cannot do that to this post now."
+    )
     if current is S.APPROVED and event in (E.APPROVED, E.APPROVAL_RECORDED):
         head = "This post is already approved."
     hint = _HINTS.get((current, event))

@@ -143,7 +143,9 @@ def rules_from_settings(raw: Iterable[Mapping[str, object]]) -> tuple[ApprovalRu
         rules.append(
             ApprovalRule(
                 scope=str(item.get("scope") or DEFAULT_SCOPE),
-                users=frozenset(str(u) for u in users if u) if isinstance(users, list | tuple) else frozenset(),
+                users=frozenset(str(u) for u in users if u)
+                if isinstance(users, list | tuple)
+                else frozenset(),
                 groups=frozenset(str(g) for g in groups if g)
                 if isinstance(groups, list | tuple)
                 else frozenset(),

@@ -43,7 +43,7 @@ class PublishingHours(BaseModel):
         if self.is_open(moment, tz):
             return moment
         local = moment.astimezone(tz)
-        for offset in range(0, 15):
+        for offset in range(15):
             day = (local + timedelta(days=offset)).date()
             if day.weekday() not in self.days:
                 continue

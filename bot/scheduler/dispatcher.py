@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections import defaultdict
 from collections.abc import Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -24,15 +23,23 @@ from bot.clock import Clock
 from bot.db import repo
 from bot.db.engine import Database
 from bot.db.repo import SYSTEM_ACTOR, Claim
-from bot.db.tables import Post, PublishAttempt
+from bot.db.tables import Post, PostVersion, PublishAttempt
 from bot.domain.approval import Event, next_status
+from bot.domain.counting import effective_text
 from bot.domain.model import AccountOutcome, MediaItem, PostStatus, SubmissionReceipt
+from bot.domain.networks import Network
 from bot.errors import ProviderBudgetExhausted, ProviderError, ProviderOutcomeUnknown, ProviderRateLimited
 from bot.providers.base import MediaFile, Provider, SubmitRequest
 from bot.services.directory import AccountDirectory
 from bot.services.media import MediaSource, MediaUnavailable
 from bot.services.outbox import Kind, owe, owe_state_change, owe_thread_reply
-from bot.services.snapshot import PostSnapshot, load_snapshot, media_from_json
+from bot.services.snapshot import (
+    PostSnapshot,
+    load_snapshot,
+    media_from_json,
+    overrides_from_json,
+    version_hash,
+)
 from bot.services.submission import attempt_request
 from bot.slack.views import approval as messages
 
@@ -117,7 +124,11 @@ class Dispatcher:
             if post is None:
                 return
             version = repo.get_version(session, post_id=claim.post_id, version=post.version)
-            attempts = self._ensure_attempts(session, post, version.targets, now)
+            problem = _not_the_approved_version(post, version)
+            if problem is not None:
+                self._needs_attention(session, post, problem, now)
+                return
+            attempts = self._ensure_attempts(session, post, version, now)
             if (
                 post.claims == 1
                 and post.publish_at is not None
@@ -254,27 +265,49 @@ class Dispatcher:
                         session.add(row)
 
     def _ensure_attempts(
-        self, session: Session, post: Post, targets: list[dict[str, Any]], now: datetime
+        self, session: Session, post: Post, version: PostVersion, now: datetime
     ) -> list[PublishAttempt]:
+        """One attempt per provider and text: accounts whose network gets another text (an override, or a
+        thread joined for a network that cannot thread) are a submission of their own."""
         assert post.id is not None
-        existing = {a.provider: a for a in repo.attempts_for(session, post_id=post.id, version=post.version)}
-        by_provider: dict[str, list[str]] = defaultdict(list)
-        for target in targets:
-            by_provider[str(target["provider"])].append(str(target["account_id"]))
-        for provider, account_ids in by_provider.items():
-            if provider not in existing:
-                attempt = PublishAttempt(
-                    post_id=post.id,
-                    version=post.version,
-                    provider=provider,
-                    account_ids=account_ids,
-                    idempotency_key=_new_key(post.id, post.version, provider),
-                    publish_time=max(post.publish_at or now, now),
-                    status="in_flight",
-                    created_at=now,
-                )
-                session.add(attempt)
-                existing[provider] = attempt
+        existing = {
+            (a.provider, a.variant): a
+            for a in repo.attempts_for(
+                session, post_id=post.id, version=post.version, round=post.attempt_round
+            )
+        }
+        overrides = overrides_from_json(version.overrides)
+        groups: dict[tuple[str, str], tuple[str, list[str]]] = {}
+        for target in version.targets:
+            provider = str(target["provider"])
+            network = Network.parse(str(target.get("network", "")))
+            override = next((text for net, text in overrides if net is network), None)
+            text = (
+                effective_text(version.text, override, network, provider)
+                if network is not None
+                else version.text
+            )
+            variant = "" if text == version.text or network is None else network.value
+            groups.setdefault((provider, variant), (text, []))[1].append(str(target["account_id"]))
+        for (provider, variant), (text, account_ids) in groups.items():
+            if (provider, variant) in existing:
+                continue
+            attempt = PublishAttempt(
+                post_id=post.id,
+                version=post.version,
+                round=post.attempt_round,
+                provider=provider,
+                variant=variant,
+                text=text,
+                first_comment=version.first_comment,
+                account_ids=account_ids,
+                idempotency_key=_new_key(post.id, post.version, provider),
+                publish_time=max(post.publish_at or now, now),
+                status="in_flight",
+                created_at=now,
+            )
+            session.add(attempt)
+            existing[(provider, variant)] = attempt
         session.flush()
         return list(existing.values())
 
@@ -347,7 +380,9 @@ class Dispatcher:
             post = repo.fenced_post(session, claim)
             if post is None:
                 return
-            attempts = repo.attempts_for(session, post_id=claim.post_id, version=post.version)
+            attempts = repo.attempts_for(
+                session, post_id=claim.post_id, version=post.version, round=post.attempt_round
+            )
             in_flight = [a for a in attempts if a.status == "in_flight"]
             accepted = [a for a in attempts if a.status == "accepted"]
             current = PostStatus(post.status)
@@ -441,7 +476,9 @@ class Dispatcher:
             version = repo.get_version(session, post_id=claim.post_id, version=post.version)
             attempts = [
                 a
-                for a in repo.attempts_for(session, post_id=claim.post_id, version=post.version)
+                for a in repo.attempts_for(
+                    session, post_id=claim.post_id, version=post.version, round=post.attempt_round
+                )
                 if a.status == "accepted"
             ]
         updates: list[tuple[PublishAttempt, list[tuple[str, str, str | None, str | None]], bool]] = []
@@ -484,11 +521,21 @@ class Dispatcher:
             session.flush()
             remaining = [
                 a
-                for a in repo.attempts_for(session, post_id=claim.post_id, version=post.version)
+                for a in repo.attempts_for(
+                    session, post_id=claim.post_id, version=post.version, round=post.attempt_round
+                )
                 if a.status in ("accepted", "in_flight")
             ]
             if not remaining:
-                results = repo.results_for(session, post_id=claim.post_id)
+                this_round = {
+                    a.id
+                    for a in repo.attempts_for(
+                        session, post_id=claim.post_id, version=post.version, round=post.attempt_round
+                    )
+                }
+                results = [
+                    r for r in repo.results_for(session, post_id=claim.post_id) if r.attempt_id in this_round
+                ]
                 live = sum(1 for r in results if r.status == AccountOutcome.PUBLISHED)
                 final = (
                     PostStatus.PUBLISHED
@@ -548,7 +595,9 @@ class Dispatcher:
 
     def _needs_attention(self, session: Session, post: Post, reason: str, now: datetime) -> None:
         assert post.id is not None
-        for attempt in repo.attempts_for(session, post_id=post.id, version=post.version):
+        for attempt in repo.attempts_for(
+            session, post_id=post.id, version=post.version, round=post.attempt_round
+        ):
             if attempt.status in ("in_flight", "accepted"):
                 attempt.status = "unknown"
                 session.add(attempt)
@@ -620,6 +669,18 @@ class _SubmitOutcome:
     def wait(self, error: ProviderError) -> None:
         if isinstance(error, ProviderRateLimited) and error.retry_after is not None:
             self.retry_after = max(self.retry_after or 0.0, error.retry_after)
+
+
+def _not_the_approved_version(post: Post, version: PostVersion) -> str | None:
+    """Why `version` must not be published, if it is not exactly what the approvers approved."""
+    if post.approved_version != post.version:
+        return (
+            f"Version {post.version} was about to be published, but the approvers approved "
+            f"version {post.approved_version}. Postgate sends only what was approved."
+        )
+    if post.approved_hash is not None and version_hash(version) != post.approved_hash:
+        return "The stored text no longer matches what was approved, so Postgate did not publish it."
+    return None
 
 
 def _new_key(post_id: int | None, version: int, provider: str) -> str:

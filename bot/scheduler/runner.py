@@ -18,6 +18,7 @@ log = logging.getLogger(__name__)
 
 DISPATCH = "dispatch"
 OUTBOX = "outbox"
+HOUSEKEEPING = "housekeeping"
 
 
 class _Loop:
@@ -64,6 +65,8 @@ class SchedulerRunner:
         outbox_next_due: Callable[[], datetime | None],
         clock: Clock,
         sweep_seconds: float = 30.0,
+        housekeeping_step: Callable[[], bool] | None = None,
+        housekeeping_next_due: Callable[[], datetime | None] | None = None,
     ) -> None:
         self._clock = clock
         self._sweep = sweep_seconds
@@ -71,6 +74,10 @@ class SchedulerRunner:
             DISPATCH: _Loop(DISPATCH, dispatch_step, dispatch_next_due),
             OUTBOX: _Loop(OUTBOX, outbox_step, outbox_next_due),
         }
+        if housekeeping_step is not None:
+            self._loops[HOUSEKEEPING] = _Loop(
+                HOUSEKEEPING, housekeeping_step, housekeeping_next_due or (lambda: None)
+            )
         self._lock = threading.Lock()
         self._scheduler = BackgroundScheduler(
             jobstores={"default": MemoryJobStore()},
@@ -110,7 +117,9 @@ class SchedulerRunner:
         """Run job `name` at `at` (default now) unless it is already due sooner. Never postpones."""
         if not self._scheduler.running:
             return
-        loop = self._loops[name]
+        loop = self._loops.get(name)
+        if loop is None:
+            return
         target = as_utc(at) if at is not None else self._clock.now()
         if target <= self._clock.now() + timedelta(milliseconds=5):
             loop.dirty.set()
@@ -128,3 +137,6 @@ class SchedulerRunner:
 
     def wake_outbox(self) -> None:
         self.wake(OUTBOX)
+
+    def wake_housekeeper(self, at: datetime | None = None) -> None:
+        self.wake(HOUSEKEEPING, at)

@@ -19,7 +19,7 @@ from bot.db import repo
 from bot.db.engine import Database
 from bot.db.repo import Claim
 from bot.db.tables import PublishAttempt
-from bot.domain.approval import ApprovalPolicy, Event, next_status
+from bot.domain.approval import Event, Role, check_allowed, next_status
 from bot.domain.model import PostStatus
 from bot.errors import InvalidTransition, NotAllowed, ProviderError, ProviderTooLate
 from bot.providers.base import Provider
@@ -27,13 +27,14 @@ from bot.services.outbox import owe_state_change
 from bot.services.posts import Waker
 from bot.services.snapshot import load_snapshot
 from bot.services.submission import attempt_request
+from bot.services.workflow import Workflow
 from bot.slack.views import approval as messages
 from bot.slack.views.format import escape
 
 log = logging.getLogger(__name__)
 
 CANCEL_LEASE = timedelta(minutes=2)
-_CANCELLABLE = (PostStatus.PENDING_APPROVAL, PostStatus.APPROVED, PostStatus.SUBMITTED)
+_CANCELLABLE = (PostStatus.APPROVED, PostStatus.SUBMITTED)
 
 
 @dataclass
@@ -57,13 +58,13 @@ class CancelService:
         *,
         db: Database,
         clock: Clock,
-        policy: ApprovalPolicy,
+        workflow: Workflow,
         providers: Mapping[str, Provider],
         waker: Waker,
     ) -> None:
         self._db = db
         self._clock = clock
-        self._policy = policy
+        self._workflow = workflow
         self._providers = providers
         self._waker = waker
 
@@ -72,7 +73,9 @@ class CancelService:
         with self._db.read() as session:
             post = repo.get_post(session, post_id)
             version = repo.get_version(session, post_id=post_id, version=post.version)
-            attempts = repo.attempts_for(session, post_id=post_id, version=post.version)
+            attempts = repo.attempts_for(
+                session, post_id=post_id, version=post.version, round=post.attempt_round
+            )
             targets = version.targets
             text = version.text
         withdrawn: list[PublishAttempt] = []
@@ -111,9 +114,19 @@ class CancelService:
         owner = f"cancel-{uuid.uuid4().hex[:12]}"
         with self._db.write() as session:
             post = repo.get_post(session, post_id, team_id=team_id)
-            if user_id != post.author_id and user_id not in self._policy.approvers:
-                raise NotAllowed("Only the author or an approver can cancel this post.")
+            snapshot = load_snapshot(session, post)
+            standing = self._workflow.standing(
+                team_id,
+                user_id=user_id,
+                author_id=post.author_id,
+                targets=snapshot.policy_targets,
+                approvals=list(snapshot.approvals),
+            )
             status = PostStatus(post.status)
+            if status is not PostStatus.PUBLISHING:
+                check_allowed(status, Event.CANCELLED, standing.roles)
+            elif not standing.roles & {Role.AUTHOR, Role.APPROVER}:
+                raise NotAllowed("Only the author or an approver can cancel this post.")
             if status is PostStatus.PUBLISHING:
                 raise InvalidTransition(
                     "Publishing has already started, so the post can no longer be cancelled. "

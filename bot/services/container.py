@@ -7,7 +7,10 @@ from dataclasses import dataclass
 from bot.clock import Clock
 from bot.services.cancel import CancelService
 from bot.services.directory import AccountDirectory, UserDirectory
+from bot.services.history import HistoryService
+from bot.services.home import HomeService
 from bot.services.posts import PostService
+from bot.services.workflow import Workflow
 
 
 @dataclass(frozen=True)
@@ -17,3 +20,6 @@ class Services:
     accounts: AccountDirectory
     users: UserDirectory
     clock: Clock
+    workflow: Workflow
+    history: HistoryService
+    home: HomeService

@@ -23,7 +23,7 @@ from bot.clock import Clock
 from bot.db import repo
 from bot.db.engine import Database
 from bot.db.tables import OutboxMessage, Post
-from bot.services.snapshot import load_snapshot
+from bot.services.snapshot import ProgressOf, load_snapshot
 from bot.slack.views import approval as messages
 
 log = logging.getLogger(__name__)
@@ -40,9 +40,11 @@ class Kind(StrEnum):
     ROOT_REFRESH = "root_refresh"
     THREAD_REPLY = "thread_reply"
     DM = "dm"
+    #: A message to a channel that belongs to no post (the daily digest).
+    CHANNEL = "channel"
 
 
-def owe(session: Session, *, post_id: int, kind: Kind, payload: dict[str, Any], now: datetime) -> None:
+def owe(session: Session, *, post_id: int | None, kind: Kind, payload: dict[str, Any], now: datetime) -> None:
     """Owe one Slack message; delivered after the caller's transaction commits."""
     repo.enqueue_message(session, post_id=post_id, kind=kind, payload=payload, now=now)
 
@@ -78,7 +80,17 @@ class NotReady(Exception):
 
 
 class SlackOutbox:
-    def __init__(self, *, db: Database, client: WebClient, clock: Clock, owner: str, batch: int = 50) -> None:
+    def __init__(
+        self,
+        *,
+        db: Database,
+        client: WebClient,
+        clock: Clock,
+        owner: str,
+        batch: int = 50,
+        progress: ProgressOf | None = None,
+    ) -> None:
+        self._progress = progress
         self._db = db
         self._client = client
         self._clock = clock
@@ -172,16 +184,19 @@ class SlackOutbox:
 
     def _send(self, row: OutboxMessage) -> None:
         kind = Kind(row.kind)
-        if kind is Kind.DM:
+        if kind in (Kind.DM, Kind.CHANNEL):
             message = row.payload["message"]
             self._client.chat_postMessage(
-                channel=row.payload["user"], text=message["text"], blocks=message["blocks"]
+                channel=row.payload["user"] if kind is Kind.DM else row.payload["channel"],
+                text=message["text"],
+                blocks=message["blocks"],
+                unfurl_links=False,
             )
             return
         assert row.post_id is not None
         with self._db.read() as session:
             post = repo.get_post(session, row.post_id)
-            snapshot = load_snapshot(session, post)
+            snapshot = load_snapshot(session, post, self._progress)
         if kind is Kind.APPROVAL_REQUEST:
             if post.message_ts is not None:
                 return  # delivered before a crash; the ts was saved

@@ -1,11 +1,16 @@
-"""Post use cases: draft, approve, reject, list. Each runs in one transaction and owes its Slack messages
-to the outbox in that same transaction, so a crash can lose neither the change nor its report."""
+"""Post use cases: draft, decide (approve, request changes, reject), edit, withdraw, reschedule, publish now,
+retry, and the lists people see. Each runs in one transaction with the post row locked, checks who may do it
+from the workspace's rules (never from anything the client sent), and owes its Slack messages to the outbox
+in that same transaction, so a crash can lose neither the change nor its report.
+"""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Protocol
 
 from sqlmodel import Session
@@ -14,22 +19,38 @@ from bot.clock import Clock
 from bot.db import repo
 from bot.db.engine import Database
 from bot.db.tables import Post
-from bot.domain.approval import ApprovalPolicy, Event, next_status, tally_after_approval
+from bot.domain.approval import Event, check_allowed
 from bot.domain.model import Draft, PostStatus
+from bot.domain.policy import Progress, Target
 from bot.domain.rules import DraftField, validate_draft
-from bot.errors import DomainError, InvalidTransition
+from bot.domain.workspace import WorkspaceSettings
+from bot.errors import InvalidTransition
 from bot.services.outbox import Kind, owe, owe_state_change
-from bot.services.snapshot import PostSnapshot, load_snapshot, media_to_json, queue_to_json
+from bot.services.snapshot import (
+    PostSnapshot,
+    content_hash,
+    load_snapshot,
+    media_to_json,
+    overrides_to_json,
+    queue_to_json,
+    version_hash,
+)
+from bot.services.workflow import Standing, Workflow
 from bot.slack.views import approval as messages
 from bot.slack.views.forms import zone
 
 log = logging.getLogger(__name__)
+
+# A new time must leave approvers (and the dispatcher) a moment.
+MIN_LEAD = timedelta(minutes=1)
 
 
 class Waker(Protocol):
     def wake_dispatcher(self, at: datetime | None = None) -> None: ...
 
     def wake_outbox(self) -> None: ...
+
+    def wake_housekeeper(self, at: datetime | None = None) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -40,25 +61,58 @@ class PostLists:
     is_approver: bool
 
 
+@dataclass
+class _Acting:
+    session: Session
+    post: Post
+    snapshot: PostSnapshot
+    current: PostStatus
+    next: PostStatus
+    standing: Standing
+    now: datetime
+
+
+def next_reminder(
+    *, since: datetime, due: datetime | None, settings: WorkspaceSettings, now: datetime
+) -> datetime | None:
+    """When approvers should first be reminded of a post waiting since `since` and due at `due`."""
+    candidates = []
+    if settings.reminder_after_minutes:
+        candidates.append(since + timedelta(minutes=settings.reminder_after_minutes))
+    if due is not None and settings.reminder_before_due_minutes:
+        candidates.append(due - timedelta(minutes=settings.reminder_before_due_minutes))
+    future = [c for c in candidates if c > now]
+    return min(future) if future else None
+
+
+def targets_json(draft: Draft) -> list[dict[str, str]]:
+    return [
+        {"provider": t.provider, "account_id": t.account_id, "network": t.network.value, "name": t.name}
+        for t in draft.targets
+    ]
+
+
 class PostService:
     def __init__(
         self,
         *,
         db: Database,
         clock: Clock,
-        policy: ApprovalPolicy,
-        approval_channel: str,
+        workflow: Workflow,
+        default_channel: str | None,
         waker: Waker,
     ) -> None:
         self._db = db
         self._clock = clock
-        self._policy = policy
-        self._approval_channel = approval_channel
+        self._workflow = workflow
+        self._default_channel = default_channel
         self._waker = waker
 
     @property
-    def policy(self) -> ApprovalPolicy:
-        return self._policy
+    def workflow(self) -> Workflow:
+        return self._workflow
+
+    # --- drafting ------------------------------------------------------------------------------------
 
     def validate(
         self,
@@ -68,8 +122,9 @@ class PostService:
         tz_name: str,
         wants_queue: bool = False,
         url_problems: tuple[str, ...] = (),
+        team_id: str = "",
     ) -> dict[DraftField, str]:
-        return validate_draft(
+        errors = validate_draft(
             draft,
             now=self._clock.now(),
             tz=zone(tz_name),
@@ -77,28 +132,61 @@ class PostService:
             wants_queue=wants_queue,
             url_problems=url_problems,
         )
+        settings = self._workflow.settings(team_id)
+        hours = settings.publishing_hours
+        if (
+            wants_time
+            and draft.publish_at is not None
+            and hours is not None
+            and DraftField.PUBLISH_AT not in errors
+            and not hours.is_open(draft.publish_at, settings.tz)
+        ):
+            opening = hours.next_open(draft.publish_at, settings.tz).astimezone(zone(tz_name))
+            errors[DraftField.PUBLISH_AT] = (
+                f"That is outside the team's publishing hours ({hours.describe()}, "
+                f"{settings.default_tz}). The next opening is {opening:%a %d %b %H:%M} in your time zone."
+            )
+        return errors
 
     def create(self, *, team_id: str, author_id: str, author_tz: str, draft: Draft) -> int:
         """Store a valid draft as pending approval and owe the approval request to the channel."""
         now = self._clock.now()
-        targets = [
-            {"provider": t.provider, "account_id": t.account_id, "network": t.network.value, "name": t.name}
-            for t in draft.targets
-        ]
+        settings = self._workflow.settings(team_id)
+        channel = settings.approval_channel or self._default_channel
+        if not channel:
+            raise InvalidTransition(
+                "No approval channel is set. Ask a Postgate admin to pick one in Settings."
+            )
+        targets = targets_json(draft)
+        media = [media_to_json(m) for m in draft.media]
+        queue = queue_to_json(draft.queue) if draft.queue else None
+        overrides = overrides_to_json(draft.overrides)
+        rules = self._workflow.rules_for(team_id, _policy_targets(draft))
         with self._db.write() as session:
             post = repo.add_post(
                 session,
                 team_id=team_id,
                 author_id=author_id,
                 author_tz=author_tz,
-                approval_channel_id=self._approval_channel,
+                approval_channel_id=channel,
                 text=draft.text,
                 targets=targets,
                 requested_time=draft.publish_at,
-                required_approvals=self._policy.required_approvals,
+                required_approvals=max((r.required for r in rules), default=1),
                 now=now,
-                media=[media_to_json(m) for m in draft.media],
-                queue=queue_to_json(draft.queue) if draft.queue else None,
+                media=media,
+                queue=queue,
+                overrides=overrides,
+                first_comment=draft.first_comment,
+                content_hash=content_hash(
+                    text=draft.text,
+                    targets=targets,
+                    media=media,
+                    queue=queue,
+                    overrides=overrides,
+                    first_comment=draft.first_comment,
+                ),
+                next_reminder_at=next_reminder(since=now, due=draft.publish_at, settings=settings, now=now),
             )
             assert post.id is not None
             owe(session, post_id=post.id, kind=Kind.APPROVAL_REQUEST, payload={}, now=now)
@@ -106,33 +194,134 @@ class PostService:
             post_id = post.id
         log.info("post %s drafted by %s", post_id, author_id)
         self._waker.wake_outbox()
+        self._wake_housekeeper(settings, draft.publish_at, now)
         return post_id
 
-    def check_can_decide(self, *, team_id: str, post_id: int, user_id: str, action: str) -> None:
+    # --- the shared path of every action --------------------------------------------------------------
+
+    def snapshot(self, *, team_id: str, post_id: int) -> PostSnapshot:
         with self._db.read() as session:
             post = repo.get_post(session, post_id, team_id=team_id)
-        self._policy.check_can_decide(user_id=user_id, author_id=post.author_id, action=action)
-        next_status(PostStatus(post.status), Event.REJECTED)
+            return load_snapshot(session, post, self._progress_of)
 
-    def approve(self, *, team_id: str, post_id: int, user_id: str) -> None:
-        """Record `user_id`'s approval; the approval that completes the rule approves the post.
+    def check(self, *, team_id: str, post_id: int, user_id: str, event: Event, version: int | None) -> None:
+        """Refuse early (before a modal opens) what `act` would refuse later."""
+        snapshot = self.snapshot(team_id=team_id, post_id=post_id)
+        standing = self._standing(snapshot, user_id)
+        check_allowed(
+            snapshot.status,
+            event,
+            standing.roles,
+            approver_hint=standing.approver_hint,
+            self_approval_blocked=standing.self_approval_blocked,
+        )
+        _check_version(snapshot.version, version, event)
 
-        The post row is locked for the transaction (SQLite: BEGIN IMMEDIATE), so two approvers clicking at
-        once are serialised and the second sees the first one's decision.
-        """
+    def for_edit(self, *, team_id: str, post_id: int, user_id: str) -> PostSnapshot:
+        """The post as the author will edit it; refuses anyone else and posts that can no longer change."""
+        snapshot = self.snapshot(team_id=team_id, post_id=post_id)
+        standing = self._standing(snapshot, user_id)
+        check_allowed(snapshot.status, Event.EDITED, standing.roles)
+        return snapshot
+
+    def _standing(self, snapshot: PostSnapshot, user_id: str) -> Standing:
+        return self._workflow.standing(
+            snapshot.team_id,
+            user_id=user_id,
+            author_id=snapshot.author_id,
+            targets=snapshot.policy_targets,
+            approvals=list(snapshot.approvals),
+        )
+
+    def _progress_of(self, snapshot: PostSnapshot) -> Progress:
+        return self._workflow.progress(
+            snapshot.team_id,
+            targets=snapshot.policy_targets,
+            approvals=list(snapshot.approvals),
+            author_id=snapshot.author_id,
+        )
+
+    @contextmanager
+    def _act(
+        self, *, team_id: str, post_id: int, user_id: str, event: Event, version: int | None
+    ) -> Iterator[_Acting]:
+        # Group members and settings are looked up before the row lock, so no Slack call holds it.
+        self._standing(self.snapshot(team_id=team_id, post_id=post_id), user_id)
         now = self._clock.now()
-        wake_at: datetime | None = None
         with self._db.write() as session:
             post = repo.get_post(session, post_id, team_id=team_id, for_update=True)
-            self._policy.check_can_decide(user_id=user_id, author_id=post.author_id)
+            snapshot = load_snapshot(session, post)
+            standing = self._standing(snapshot, user_id)
             current = PostStatus(post.status)
-            if current is not PostStatus.PENDING_APPROVAL:
-                raise InvalidTransition(self._already_decided(session, post))
-            tally = tally_after_approval(
-                repo.approvals_for(session, post_id=post_id, version=post.version),
-                user_id,
-                post.required_approvals,
+            if event in (Event.APPROVAL_RECORDED, Event.REJECTED, Event.CHANGES_REQUESTED):
+                self._refuse_decided(session, post, current, user_id)
+            target = check_allowed(
+                current,
+                event,
+                standing.roles,
+                approver_hint=standing.approver_hint,
+                self_approval_blocked=standing.self_approval_blocked,
             )
+            _check_version(post.version, version, event)
+            if event in (Event.EDITED, Event.RESCHEDULED, Event.PUBLISH_NOW, Event.RETRIED) and _leased(
+                post, now
+            ):
+                raise InvalidTransition(
+                    "Someone is cancelling or publishing this post right now. Try again in a minute."
+                )
+            yield _Acting(session, post, snapshot, current, target, standing, now)
+
+    def _refuse_decided(self, session: Session, post: Post, current: PostStatus, user_id: str) -> None:
+        """A decision on a post someone else already decided names who decided."""
+        assert post.id is not None
+        decisions = [d for d in repo.decisions_for(session, post_id=post.id) if d.version == post.version]
+        if current is PostStatus.REJECTED and decisions:
+            raise InvalidTransition(f"<@{decisions[-1].user_id}> already rejected this post.")
+        if current is PostStatus.CHANGES_REQUESTED and decisions:
+            asked = next((d for d in reversed(decisions) if d.kind == "request_changes"), None)
+            if asked is not None:
+                raise InvalidTransition(
+                    f"<@{asked.user_id}> already asked for changes; the author is editing it."
+                )
+        approvers = [d.user_id for d in decisions if d.kind == "approve"]
+        if current is PostStatus.PENDING_APPROVAL and user_id in approvers:
+            raise InvalidTransition("You already approved this version of the post.")
+        if current is not PostStatus.PENDING_APPROVAL and approvers and post.approved_version == post.version:
+            raise InvalidTransition(
+                "This post is already approved by " + ", ".join(f"<@{u}>" for u in approvers) + "."
+            )
+
+    def _save(self, acting: _Acting, *, action: str, user_id: str, detail: str | None = None) -> None:
+        post = acting.post
+        assert post.id is not None
+        post.status = acting.next
+        post.updated_at = acting.now
+        acting.session.add(post)
+        repo.record_audit(
+            acting.session,
+            post_id=post.id,
+            actor=user_id,
+            action=action,
+            from_status=acting.current,
+            to_status=acting.next,
+            detail=detail,
+            at=acting.now,
+        )
+        acting.session.flush()
+
+    # --- decisions -----------------------------------------------------------------------------------
+
+    def approve(self, *, team_id: str, post_id: int, user_id: str, version: int | None = None) -> None:
+        """Record `user_id`'s approval; the approval that completes every governing rule approves the post.
+
+        The row is locked for the transaction (SQLite: BEGIN IMMEDIATE), so two approvers clicking at once
+        are serialised and the second sees the first one's decision.
+        """
+        wake_at: datetime | None = None
+        with self._act(
+            team_id=team_id, post_id=post_id, user_id=user_id, event=Event.APPROVAL_RECORDED, version=version
+        ) as acting:
+            post, session, now = acting.post, acting.session, acting.now
             repo.add_decision(
                 session,
                 post_id=post_id,
@@ -142,34 +331,35 @@ class PostService:
                 comment=None,
                 now=now,
             )
-            if not tally.complete:
-                repo.record_audit(session, post_id=post_id, actor=user_id, action="approval_recorded", at=now)
+            approvals = [*acting.snapshot.approvals, user_id]
+            progress = self._workflow.progress(
+                team_id, targets=acting.snapshot.policy_targets, approvals=approvals, author_id=post.author_id
+            )
+            if not progress.complete:
+                self._save(acting, action="approval_recorded", user_id=user_id)
+                counted = sum(len(r.counted) for r in progress.rules)
+                needed = sum(r.rule.required for r in progress.rules)
                 owe_state_change(
                     session,
                     post_id=post_id,
                     now=now,
                     thread_message=messages.build_approval_recorded(
-                        approver=user_id, approvals=len(tally.approvals), required=tally.required
+                        approver=user_id, approvals=counted, required=needed
                     ),
                 )
             else:
-                post.status = next_status(current, Event.APPROVED)
-                post.publish_at = (
-                    post.requested_time if post.requested_time and post.requested_time > now else now
-                )
-                post.next_action_at = post.publish_at
-                post.updated_at = now
-                session.add(post)
-                repo.record_audit(
-                    session,
-                    post_id=post_id,
-                    actor=user_id,
-                    action="approved",
-                    from_status=current,
-                    to_status=post.status,
-                    at=now,
-                )
-                session.flush()
+                acting.next = check_allowed(acting.current, Event.APPROVED, acting.standing.roles)
+                settings = self._workflow.settings(team_id)
+                publish_at = post.requested_time if post.requested_time and post.requested_time > now else now
+                if post.requested_time is None and settings.publishing_hours is not None:
+                    publish_at = settings.publishing_hours.next_open(publish_at, settings.tz)
+                version_row = repo.get_version(session, post_id=post_id, version=post.version)
+                post.publish_at = publish_at
+                post.next_action_at = publish_at
+                post.approved_version = post.version
+                post.approved_hash = version_row.content_hash or version_hash(version_row)
+                post.next_reminder_at = None
+                self._save(acting, action="approved", user_id=user_id)
                 snapshot = load_snapshot(session, post)
                 owe_state_change(
                     session,
@@ -179,20 +369,19 @@ class PostService:
                     author_id=post.author_id,
                     author_message=messages.build_author_update(snapshot),
                 )
-                wake_at = post.publish_at
+                wake_at = publish_at
         log.info("post %s approved by %s", post_id, user_id)
         self._waker.wake_outbox()
         if wake_at is not None:
             self._waker.wake_dispatcher(wake_at)
 
-    def reject(self, *, team_id: str, post_id: int, user_id: str, reason: str) -> None:
-        now = self._clock.now()
-        with self._db.write() as session:
-            post = repo.get_post(session, post_id, team_id=team_id, for_update=True)
-            self._policy.check_can_decide(user_id=user_id, author_id=post.author_id, action="reject")
-            current = PostStatus(post.status)
-            if current is not PostStatus.PENDING_APPROVAL:
-                raise InvalidTransition(self._already_decided(session, post))
+    def reject(
+        self, *, team_id: str, post_id: int, user_id: str, reason: str, version: int | None = None
+    ) -> None:
+        with self._act(
+            team_id=team_id, post_id=post_id, user_id=user_id, event=Event.REJECTED, version=version
+        ) as acting:
+            post, session, now = acting.post, acting.session, acting.now
             repo.add_decision(
                 session,
                 post_id=post_id,
@@ -202,21 +391,9 @@ class PostService:
                 comment=reason,
                 now=now,
             )
-            post.status = next_status(current, Event.REJECTED)
             post.finished_at = now
-            post.updated_at = now
-            session.add(post)
-            repo.record_audit(
-                session,
-                post_id=post_id,
-                actor=user_id,
-                action="rejected",
-                from_status=current,
-                to_status=post.status,
-                detail=reason,
-                at=now,
-            )
-            session.flush()
+            post.next_reminder_at = None
+            self._save(acting, action="rejected", user_id=user_id, detail=reason)
             snapshot = load_snapshot(session, post)
             owe_state_change(
                 session,
@@ -229,47 +406,275 @@ class PostService:
         log.info("post %s rejected by %s", post_id, user_id)
         self._waker.wake_outbox()
 
+    def request_changes(
+        self, *, team_id: str, post_id: int, user_id: str, comment: str, version: int | None = None
+    ) -> None:
+        with self._act(
+            team_id=team_id, post_id=post_id, user_id=user_id, event=Event.CHANGES_REQUESTED, version=version
+        ) as acting:
+            post, session, now = acting.post, acting.session, acting.now
+            repo.add_decision(
+                session,
+                post_id=post_id,
+                version=post.version,
+                user_id=user_id,
+                kind="request_changes",
+                comment=comment,
+                now=now,
+            )
+            post.next_reminder_at = None
+            self._save(acting, action="changes_requested", user_id=user_id, detail=comment)
+            snapshot = load_snapshot(session, post)
+            owe_state_change(
+                session,
+                post_id=post_id,
+                now=now,
+                thread_message=messages.build_changes_requested_reply(user_id=user_id, comment=comment),
+                author_id=post.author_id,
+                author_message=messages.build_author_changes_dm(snapshot, user_id=user_id, comment=comment),
+            )
+        log.info("post %s: %s requested changes", post_id, user_id)
+        self._waker.wake_outbox()
+
+    # --- the author's and everyone's actions ----------------------------------------------------------
+
+    def edit(self, *, team_id: str, post_id: int, user_id: str, version: int | None, draft: Draft) -> None:
+        """A new version from the author: every earlier approval is void and the post waits for approval."""
+        settings = self._workflow.settings(team_id)
+        with self._act(
+            team_id=team_id, post_id=post_id, user_id=user_id, event=Event.EDITED, version=version
+        ) as acting:
+            post, session, now = acting.post, acting.session, acting.now
+            targets = targets_json(draft)
+            media = [media_to_json(m) for m in draft.media]
+            queue = queue_to_json(draft.queue) if draft.queue else None
+            overrides = overrides_to_json(draft.overrides)
+            new = repo.add_version(
+                session,
+                post=post,
+                text=draft.text,
+                targets=targets,
+                media=media,
+                queue=queue,
+                overrides=overrides,
+                first_comment=draft.first_comment,
+                content_hash=content_hash(
+                    text=draft.text,
+                    targets=targets,
+                    media=media,
+                    queue=queue,
+                    overrides=overrides,
+                    first_comment=draft.first_comment,
+                ),
+                created_by=user_id,
+                now=now,
+            )
+            rules = self._workflow.rules_for(team_id, _policy_targets(draft))
+            post.requested_time = draft.publish_at
+            post.required_approvals = max((r.required for r in rules), default=1)
+            post.publish_at = None
+            post.next_action_at = None
+            post.approved_version = None
+            post.approved_hash = None
+            post.finished_at = None
+            post.last_error = None
+            post.next_reminder_at = next_reminder(since=now, due=draft.publish_at, settings=settings, now=now)
+            self._save(acting, action="edited", user_id=user_id, detail=f"version {new.version}")
+            snapshot = load_snapshot(session, post)
+            owe_state_change(
+                session,
+                post_id=post_id,
+                now=now,
+                thread_message=messages.build_edited_reply(
+                    user_id=user_id, old=acting.snapshot, new=snapshot
+                ),
+            )
+        log.info("post %s edited by %s (version %s)", post_id, user_id, new.version)
+        self._waker.wake_outbox()
+        self._wake_housekeeper(settings, draft.publish_at, self._clock.now())
+
+    def withdraw(self, *, team_id: str, post_id: int, user_id: str, version: int | None = None) -> None:
+        with self._act(
+            team_id=team_id, post_id=post_id, user_id=user_id, event=Event.WITHDRAWN, version=None
+        ) as acting:
+            acting.post.finished_at = acting.now
+            acting.post.next_reminder_at = None
+            self._save(acting, action="withdrawn", user_id=user_id)
+            owe_state_change(
+                acting.session,
+                post_id=post_id,
+                now=acting.now,
+                thread_message=messages.build_withdrawn_reply(user_id=user_id),
+            )
+        del version
+        self._waker.wake_outbox()
+
+    def reschedule(
+        self, *, team_id: str, post_id: int, user_id: str, when: datetime, version: int | None = None
+    ) -> None:
+        """A new time for an approved post (stays approved) or a missed one (goes back to approval)."""
+        settings = self._workflow.settings(team_id)
+        now = self._clock.now()
+        if when < now + MIN_LEAD:
+            raise InvalidTransition(
+                "That time is in the past or too soon. Pick a time at least a minute ahead."
+            )
+        hours = settings.publishing_hours
+        if hours is not None and not hours.is_open(when, settings.tz):
+            raise InvalidTransition(
+                f"That is outside the team's publishing hours ({hours.describe()}, {settings.default_tz})."
+            )
+        with self._act(
+            team_id=team_id, post_id=post_id, user_id=user_id, event=Event.RESCHEDULED, version=version
+        ) as acting:
+            post = acting.post
+            if acting.snapshot.queue is not None:
+                raise InvalidTransition("This post goes into a provider queue, which picks its time.")
+            post.requested_time = when
+            if acting.next is PostStatus.APPROVED:
+                post.publish_at = when
+                post.next_action_at = when
+            else:
+                post.next_reminder_at = next_reminder(
+                    since=acting.now, due=when, settings=settings, now=acting.now
+                )
+            self._save(acting, action="rescheduled", user_id=user_id, detail=when.isoformat())
+            owe_state_change(
+                acting.session,
+                post_id=post_id,
+                now=acting.now,
+                thread_message=messages.build_rescheduled_reply(user_id=user_id, when=when),
+                author_id=post.author_id if user_id != post.author_id else None,
+                author_message=messages.build_author_update(load_snapshot(acting.session, post))
+                if user_id != post.author_id
+                else None,
+            )
+            approved = acting.next is PostStatus.APPROVED
+        self._waker.wake_outbox()
+        if approved:
+            self._waker.wake_dispatcher(when)
+        else:
+            self._wake_housekeeper(settings, when, now)
+
+    def publish_now(self, *, team_id: str, post_id: int, user_id: str, version: int | None = None) -> None:
+        with self._act(
+            team_id=team_id, post_id=post_id, user_id=user_id, event=Event.PUBLISH_NOW, version=version
+        ) as acting:
+            acting.post.publish_at = acting.now
+            acting.post.next_action_at = acting.now
+            self._save(acting, action="publish_now", user_id=user_id)
+            owe_state_change(
+                acting.session,
+                post_id=post_id,
+                now=acting.now,
+                thread_message=messages.build_publish_now_reply(user_id=user_id),
+            )
+        self._waker.wake_outbox()
+        self._waker.wake_dispatcher()
+
+    def retry(self, *, team_id: str, post_id: int, user_id: str, version: int | None = None) -> None:
+        """Publish the same approved version again, in a new round with fresh idempotency keys."""
+        with self._act(
+            team_id=team_id, post_id=post_id, user_id=user_id, event=Event.RETRIED, version=version
+        ) as acting:
+            post = acting.post
+            if post.approved_version != post.version:
+                raise InvalidTransition("This version was never approved; edit it to send it for approval.")
+            post.attempt_round += 1
+            post.publish_at = acting.now
+            post.next_action_at = acting.now
+            post.finished_at = None
+            post.last_error = None
+            self._save(acting, action="retried", user_id=user_id, detail=f"round {post.attempt_round}")
+            owe_state_change(
+                acting.session,
+                post_id=post_id,
+                now=acting.now,
+                thread_message=messages.build_retry_reply(user_id=user_id),
+            )
+        self._waker.wake_outbox()
+        self._waker.wake_dispatcher()
+
+    # --- lists -----------------------------------------------------------------------------------------
+
     def lists_for(self, *, team_id: str, user_id: str) -> PostLists:
-        is_approver = user_id in self._policy.approvers
         with self._db.read() as session:
             own = repo.list_by_status(
-                session, team_id=team_id, statuses=[PostStatus.PENDING_APPROVAL], author_id=user_id
+                session,
+                team_id=team_id,
+                statuses=[PostStatus.PENDING_APPROVAL, PostStatus.CHANGES_REQUESTED, PostStatus.MISSED],
+                author_id=user_id,
             )
-            awaiting: list[Post] = []
-            if is_approver:
-                pending = repo.list_by_status(
-                    session,
-                    team_id=team_id,
-                    statuses=[PostStatus.PENDING_APPROVAL],
-                    exclude_author_id=user_id,
-                    limit=50,
-                )
-                done = repo.approved_by_user(session, user_id=user_id, posts=pending)
-                awaiting = [p for p in pending if p.id not in done][:10]
+            pending = repo.list_by_status(
+                session,
+                team_id=team_id,
+                statuses=[PostStatus.PENDING_APPROVAL],
+                exclude_author_id=user_id,
+                limit=100,
+            )
             scheduled = repo.list_by_status(
                 session,
                 team_id=team_id,
                 statuses=[PostStatus.APPROVED, PostStatus.PUBLISHING, PostStatus.SUBMITTED],
                 order_by_publish=True,
             )
-            return PostLists(
-                own_pending=[load_snapshot(session, p) for p in own],
-                awaiting_me=[load_snapshot(session, p) for p in awaiting],
-                scheduled=[load_snapshot(session, p) for p in scheduled],
-                is_approver=is_approver,
-            )
+            own_s = [load_snapshot(session, p) for p in own]
+            pending_s = [load_snapshot(session, p) for p in pending]
+            scheduled_s = [load_snapshot(session, p) for p in scheduled]
+        awaiting = self.awaiting(user_id, pending_s)
+        return PostLists(
+            own_pending=own_s,
+            awaiting_me=awaiting[:10],
+            scheduled=scheduled_s,
+            is_approver=bool(awaiting) or self.is_approver_anywhere(team_id, user_id),
+        )
 
-    def _already_decided(self, session: Session, post: Post) -> str:
-        assert post.id is not None
-        decisions = [d for d in repo.decisions_for(session, post_id=post.id) if d.version == post.version]
-        status = PostStatus(post.status)
-        if status is PostStatus.REJECTED and decisions:
-            return f"<@{decisions[-1].user_id}> already rejected this post."
-        approvers = [d.user_id for d in decisions if d.kind == "approve"]
-        if approvers and status is not PostStatus.PENDING_APPROVAL:
-            return "This post is already approved by " + ", ".join(f"<@{u}>" for u in approvers) + "."
-        try:
-            next_status(status, Event.APPROVED)
-        except DomainError as error:
-            return error.user_message
-        return "This post was already decided."
+    def awaiting(self, user_id: str, pending: list[PostSnapshot]) -> list[PostSnapshot]:
+        """The pending posts where `user_id`'s approval would still count."""
+        waiting = []
+        for snapshot in pending:
+            if user_id in snapshot.approvals:
+                continue
+            progress = self._workflow.progress(
+                snapshot.team_id,
+                targets=snapshot.policy_targets,
+                approvals=list(snapshot.approvals),
+                author_id=snapshot.author_id,
+            )
+            if progress.counts_for(user_id):
+                waiting.append(snapshot)
+        return waiting
+
+    def is_approver_anywhere(self, team_id: str, user_id: str) -> bool:
+        return any(
+            user_id in self._workflow.resolve(rule)
+            for rule in self._workflow.settings(team_id).approval_rules()
+        )
+
+    def _wake_housekeeper(self, settings: WorkspaceSettings, due: datetime | None, now: datetime) -> None:
+        at = next_reminder(since=now, due=due, settings=settings, now=now)
+        for moment in (at, due):
+            if moment is not None:
+                self._waker.wake_housekeeper(moment)
+
+
+def _policy_targets(draft: Draft) -> tuple[Target, ...]:
+    return tuple(Target(account_key=t.key, network=t.network, label=t.label) for t in draft.targets)
+
+
+def _check_version(current: int, seen: int | None, event: Event) -> None:
+    if seen is not None and seen != current and event not in (Event.WITHDRAWN,):
+        raise InvalidTransition(
+            f"This post was edited after you opened it (you saw version {seen}; it is now version "
+            f"{current}). Read the new version in the thread, then decide again."
+        )
+
+
+def _leased(post: Post, now: datetime) -> bool:
+    from bot.clock import as_utc
+
+    return (
+        post.lease_owner is not None
+        and post.lease_expires_at is not None
+        and as_utc(post.lease_expires_at) > now
+    )

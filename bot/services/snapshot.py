@@ -5,7 +5,10 @@ Content, approvals, decisions and per-account results.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import hashlib
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -13,8 +16,9 @@ from sqlmodel import Session
 
 from bot.db import repo
 from bot.db.tables import Post
-from bot.domain.model import MediaItem, PostStatus, Queue
+from bot.domain.model import Account, Draft, MediaItem, PostStatus, Queue
 from bot.domain.networks import Network
+from bot.domain.policy import Progress, Target
 
 
 @dataclass(frozen=True)
@@ -63,6 +67,87 @@ class PostSnapshot:
     permalink: str | None
     media: tuple[MediaItem, ...] = ()
     queue: Queue | None = None
+    overrides: tuple[tuple[Network, str], ...] = ()
+    first_comment: str | None = None
+    team_id: str = ""
+    changes_requested_by: str | None = None
+    changes_comment: str | None = None
+    approved_version: int | None = None
+    #: Approval progress under the workspace's rules, when the caller could work it out.
+    progress: Progress | None = None
+
+    @property
+    def policy_targets(self) -> tuple[Target, ...]:
+        return tuple(Target(account_key=t.key, network=t.network, label=t.label) for t in self.targets)
+
+    def as_draft(self) -> Draft:
+        """The post as the composer takes it back for an edit."""
+        accounts = tuple(
+            Account(provider=t.provider, account_id=t.account_id, network=t.network or Network.X, name=t.name)
+            for t in self.targets
+        )
+        return Draft(
+            text=self.text,
+            targets=accounts,
+            publish_at=self.requested_time,
+            media=self.media,
+            queue=self.queue,
+            overrides=self.overrides,
+            first_comment=self.first_comment,
+        )
+
+
+def overrides_to_json(overrides: tuple[tuple[Network, str], ...]) -> dict[str, str] | None:
+    return {network.value: text for network, text in overrides} or None
+
+
+def overrides_from_json(raw: dict[str, str] | None) -> tuple[tuple[Network, str], ...]:
+    pairs = []
+    for name, text in (raw or {}).items():
+        network = Network.parse(name)
+        if network is not None and isinstance(text, str):
+            pairs.append((network, text))
+    return tuple(pairs)
+
+
+def content_hash(
+    *,
+    text: str,
+    targets: list[dict[str, Any]],
+    media: list[dict[str, Any]] | None,
+    queue: dict[str, Any] | None,
+    overrides: dict[str, str] | None,
+    first_comment: str | None,
+) -> str:
+    """A fingerprint of everything that gets published; the dispatcher re-checks it before sending.
+
+    The time is not part of it: an approved post may be rescheduled without new approvals.
+    """
+    canonical = json.dumps(
+        {
+            "text": text,
+            "targets": targets,
+            "media": media or [],
+            "queue": queue,
+            "overrides": overrides or {},
+            "first_comment": first_comment,
+        },
+        sort_keys=True,
+        separators=(",", ":"),
+        default=str,
+    )
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def version_hash(version: Any) -> str:
+    return content_hash(
+        text=version.text,
+        targets=version.targets,
+        media=version.media,
+        queue=version.queue,
+        overrides=version.overrides,
+        first_comment=version.first_comment,
+    )
 
 
 def media_to_json(item: MediaItem) -> dict[str, Any]:
@@ -118,14 +203,21 @@ def target_views(raw: list[dict[str, object]]) -> tuple[TargetView, ...]:
     return tuple(views)
 
 
-def load_snapshot(session: Session, post: Post) -> PostSnapshot:
+ProgressOf = Callable[[PostSnapshot], Progress]
+
+
+def load_snapshot(session: Session, post: Post, progress: ProgressOf | None = None) -> PostSnapshot:
     assert post.id is not None
     version = repo.get_version(session, post_id=post.id, version=post.version)
     targets = target_views(version.targets)
     by_key = {(t.provider, t.account_id): t for t in targets}
     decisions = [d for d in repo.decisions_for(session, post_id=post.id) if d.version == post.version]
     rejection = next((d for d in decisions if d.kind == "reject"), None)
-    attempts = {a.id: a for a in repo.attempts_for(session, post_id=post.id, version=post.version)}
+    changes = next((d for d in reversed(decisions) if d.kind == "request_changes"), None)
+    attempts = {
+        a.id: a
+        for a in repo.attempts_for(session, post_id=post.id, version=post.version, round=post.attempt_round)
+    }
     results = []
     for row in repo.results_for(session, post_id=post.id):
         attempt = attempts.get(row.attempt_id)
@@ -139,7 +231,7 @@ def load_snapshot(session: Session, post: Post) -> PostSnapshot:
             name=row.account_id,
         )
         results.append(ResultView(target=target, status=row.status, url=row.url, error=row.error))
-    return PostSnapshot(
+    snapshot = PostSnapshot(
         id=post.id,
         status=PostStatus(post.status),
         version=post.version,
@@ -162,4 +254,13 @@ def load_snapshot(session: Session, post: Post) -> PostSnapshot:
         permalink=post.permalink,
         media=media_from_json(version.media),
         queue=queue_from_json(version.queue),
+        overrides=overrides_from_json(version.overrides),
+        first_comment=version.first_comment,
+        team_id=post.team_id,
+        changes_requested_by=changes.user_id if changes else None,
+        changes_comment=changes.comment if changes else None,
+        approved_version=post.approved_version,
     )
+    if progress is not None and snapshot.status in (PostStatus.PENDING_APPROVAL, PostStatus.APPROVED):
+        snapshot = replace(snapshot, progress=progress(snapshot))
+    return snapshot

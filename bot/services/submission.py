@@ -32,7 +32,7 @@ def attempt_request(
     """
     own_queue = queue if queue and queue.get("provider") == attempt.provider else None
     return SubmitRequest(
-        text=text,
+        text=attempt.text if attempt.text is not None else text,
         account_ids=tuple(attempt.account_ids),
         publish_at=attempt.publish_time,
         idempotency_key=attempt.idempotency_key,
@@ -40,6 +40,7 @@ def attempt_request(
         immediate=attempt.publish_time <= now + IMMEDIATE_WITHIN,
         queue_id=str(own_queue["queue_id"]) if own_queue else None,
         accounts=_accounts(attempt, targets, known),
+        first_comment=attempt.first_comment,
     )
 
 
@@ -47,9 +48,11 @@ def _accounts(
     attempt: PublishAttempt, targets: list[dict[str, Any]], known: Iterable[Account]
 ) -> tuple[Account, ...]:
     by_id = {a.account_id: a for a in known if a.provider == attempt.provider}
+    mine = set(attempt.account_ids)
     accounts = []
     for target in targets:
-        if target.get("provider") != attempt.provider:
+        # A post split by text (per-network versions) has one attempt per text at the same provider.
+        if target.get("provider") != attempt.provider or str(target["account_id"]) not in mine:
             continue
         account_id = str(target["account_id"])
         accounts.append(

@@ -65,7 +65,9 @@ def test_the_table_is_exactly_the_expected_one() -> None:
     assert TRANSITIONS == EXPECTED
 
 
-@pytest.mark.parametrize(("current", "event"), EVERY_PAIR, ids=[f"{s.value}-{e.value}" for s, e in EVERY_PAIR])
+@pytest.mark.parametrize(
+    ("current", "event"), EVERY_PAIR, ids=[f"{s.value}-{e.value}" for s, e in EVERY_PAIR]
+)
 def test_every_status_and_event_is_allowed_or_refused_in_words(current: PostStatus, event: Event) -> None:
     if (current, event) in EXPECTED:
         assert next_status(current, event) is EXPECTED[(current, event)]
@@ -140,5 +142,12 @@ def test_refusals_with_a_next_step() -> None:
 
 
 def test_sources_give_the_compare_and_set_where_clause() -> None:
-    assert sources_of(E.EDITED) == {S.PENDING_APPROVAL, S.CHANGES_REQUESTED, S.MISSED, S.APPROVED, S.FAILED, S.NEEDS_ATTENTION}
+    assert sources_of(E.EDITED) == {
+        S.PENDING_APPROVAL,
+        S.CHANGES_REQUESTED,
+        S.MISSED,
+        S.APPROVED,
+        S.FAILED,
+        S.NEEDS_ATTENTION,
+    }
     assert sources_of(E.CLAIMED) == {S.APPROVED, S.PUBLISHING}

@@ -25,7 +25,11 @@ def t(key: str, network: Network) -> Target:
 
 
 def test_most_specific_rule_per_target() -> None:
-    x, li, page = t("publora:x1", Network.X), t("publora:li1", Network.LINKEDIN), t("publora:li-page", Network.LINKEDIN)
+    x, li, page = (
+        t("publora:x1", Network.X),
+        t("publora:li1", Network.LINKEDIN),
+        t("publora:li-page", Network.LINKEDIN),
+    )
     assert governing_rules(RULES, [x]) == (DEFAULT,)
     assert governing_rules(RULES, [x, li]) == (DEFAULT, LINKEDIN)
     assert governing_rules(RULES, [page]) == (PAGE,)
@@ -34,15 +38,27 @@ def test_most_specific_rule_per_target() -> None:
 
 def test_k_of_a_group_with_self_approval_off() -> None:
     rules = governing_rules(RULES, [t("publora:x1", Network.X), t("publora:li1", Network.LINKEDIN)])
-    progress = evaluate(rules, approvals=["U3"], author_id="AUTHOR", allow_self_approval=False, resolve=resolve)
+    progress = evaluate(
+        rules, approvals=["U3"], author_id="AUTHOR", allow_self_approval=False, resolve=resolve
+    )
     assert not progress.complete
     assert progress.waiting_for == {"U1", "U2", "U4"}  # the author is not asked to approve their own post
-    progress = evaluate(rules, approvals=["U3", "U1", "U4"], author_id="AUTHOR", allow_self_approval=False, resolve=resolve)
+    progress = evaluate(
+        rules, approvals=["U3", "U1", "U4"], author_id="AUTHOR", allow_self_approval=False, resolve=resolve
+    )
     assert progress.complete and progress.waiting_for == frozenset()
     # The author's own approval never counts without self-approval.
-    progress = evaluate(rules, approvals=["U3", "U1", "AUTHOR"], author_id="AUTHOR", allow_self_approval=False, resolve=resolve)
+    progress = evaluate(
+        rules,
+        approvals=["U3", "U1", "AUTHOR"],
+        author_id="AUTHOR",
+        allow_self_approval=False,
+        resolve=resolve,
+    )
     assert not progress.complete
-    progress = evaluate(rules, approvals=["U3", "U1", "AUTHOR"], author_id="AUTHOR", allow_self_approval=True, resolve=resolve)
+    progress = evaluate(
+        rules, approvals=["U3", "U1", "AUTHOR"], author_id="AUTHOR", allow_self_approval=True, resolve=resolve
+    )
     assert progress.complete
 
 
@@ -58,7 +74,9 @@ def test_settings_always_have_a_default_rule_and_hours() -> None:
     from datetime import UTC, datetime
     from zoneinfo import ZoneInfo
 
-    hours = PublishingHours(start=datetime(2026, 1, 1, 9).time(), end=datetime(2026, 1, 1, 17).time(), days=[0, 1, 2, 3, 4])
+    hours = PublishingHours(
+        start=datetime(2026, 1, 1, 9).time(), end=datetime(2026, 1, 1, 17).time(), days=[0, 1, 2, 3, 4]
+    )
     berlin = ZoneInfo("Europe/Berlin")
     saturday_noon = datetime(2026, 11, 21, 11, 0, tzinfo=UTC)  # 12:00 in Berlin, a Saturday
     assert not hours.is_open(saturday_noon, berlin)

@@ -167,7 +167,14 @@ def test_draft_approve_publish_and_report(world: World) -> None:
     rendered = _text(root)
     assert "<!channel>" not in rendered and "&lt;!channel&gt;" in rendered
     assert "Acme on X" in rendered and "Acme Inc" in rendered and "As soon as approved" in rendered
-    assert _buttons(root) == ["postgate_approve", "postgate_reject"]
+    assert _buttons(root) == [
+        "postgate_approve",
+        "postgate_request_changes",
+        "postgate_reject",
+        "postgate_edit",
+        "postgate_withdraw",
+        "postgate_history",
+    ]
     dm = slack.wait_for(lambda: slack.dms(AUTHOR))
     assert "waiting for approval" in dm[-1]["text"] and "https://" in _text(dm[-1])
 
@@ -177,7 +184,11 @@ def test_draft_approve_publish_and_report(world: World) -> None:
     eve = slack.wait_for(lambda: slack.ephemerals(user=EVE))
     author = slack.wait_for(lambda: slack.ephemerals(user=AUTHOR))
     assert "Only approvers" in eve[-1]["text"] and "You wrote this post" in author[-1]["text"]
-    assert _buttons(slack.message(APPROVALS, root["ts"])) == ["postgate_approve", "postgate_reject"]
+    assert _buttons(slack.message(APPROVALS, root["ts"]))[:3] == [
+        "postgate_approve",
+        "postgate_request_changes",
+        "postgate_reject",
+    ]
 
     # Two approvers click at the same moment: one decision.
     clicks = [
@@ -246,7 +257,7 @@ def test_reject_list_help_failures_and_signatures(world: World) -> None:
     client.submit_view(BO, modal["id"], {"reject_reason": "Wrong date, launch moved."})
     slack.wait_for(lambda: any("Wrong date" in r for r in world.replies(scheduled)))
     rejected = slack.message(APPROVALS, scheduled["ts"])
-    assert "Rejected" in _text(rejected) and _buttons(rejected) == []
+    assert "Rejected" in _text(rejected) and _buttons(rejected) == ["postgate_history"]
     slack.wait_for(lambda: any("rejected" in m["text"] for m in slack.dms(AUTHOR)))
 
     # A failing account is reported per account, in plain words.

@@ -1,24 +1,30 @@
-"""The buttons on the approval message: Approve, Reject, and Cancel post."""
+"""Buttons: on the approval message, in DMs (reminders, change requests, missed posts), on App Home, and in
+the settings modal. Each acks, reads who clicked from the signed payload, calls one service, and tells the
+clicker privately why not when it refuses. The button's value only says which post and version the clicker
+saw; who may act is always decided on the server.
+"""
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable
 from typing import Any
 
 from slack_bolt import Ack, App
 from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
 
+from bot.domain.approval import Event
 from bot.errors import DomainError
 from bot.services.container import Services
 from bot.slack.ids import Action
-from bot.slack.listeners.common import tell
-from bot.slack.views.compose import build_reject_modal
+from bot.slack.listeners.common import open_composer, publish_home, tell
+from bot.slack.views.compose import build_reject_modal, build_request_changes_modal, build_reschedule_modal
+from bot.slack.views.forms import parse_button_value, zone
+from bot.slack.views.history import build_history_modal
+from bot.slack.views.settings import build_rule_modal, build_settings_denied_message, build_settings_modal
 
-
-def _post_id(body: dict[str, Any]) -> int | None:
-    try:
-        return int(body["actions"][0]["value"])
-    except (KeyError, IndexError, TypeError, ValueError):
-        return None
+log = logging.getLogger(__name__)
 
 
 def _who(body: dict[str, Any]) -> tuple[str, str, str | None]:
@@ -28,50 +34,227 @@ def _who(body: dict[str, Any]) -> tuple[str, str, str | None]:
     return team, user["id"], (body.get("channel") or {}).get("id")
 
 
-def handle_approve_button(ack: Ack, body: dict[str, Any], client: WebClient, services: Services) -> None:
-    """Approve, or tell the clicker privately why not."""
+def _target(body: dict[str, Any]) -> tuple[int, int | None] | None:
+    try:
+        return parse_button_value(str(body["actions"][0].get("value", "")))
+    except (KeyError, IndexError, TypeError):
+        return None
+
+
+def _from_home(body: dict[str, Any]) -> bool:
+    return (body.get("view") or {}).get("type") == "home"
+
+
+def _post_action(
+    run: Callable[[Services, str, str, int, int | None], str | None],
+) -> Callable[[Ack, dict[str, Any], WebClient, Services], None]:
+    """A button that acts on one post: ack, run, tell the clicker (refusal or result), refresh Home."""
+
+    def handler(ack: Ack, body: dict[str, Any], client: WebClient, services: Services) -> None:
+        ack()
+        team, user, channel = _who(body)
+        target = _target(body)
+        if target is None:
+            return
+        post_id, version = target
+        try:
+            note = run(services, team, user, post_id, version)
+        except DomainError as error:
+            tell(client, channel=channel, user=user, text=error.user_message)
+            return
+        if note:
+            tell(client, channel=channel, user=user, text=note)
+        if _from_home(body):
+            publish_home(client, services, team_id=team, user_id=user)
+
+    return handler
+
+
+def _approve(services: Services, team: str, user: str, post_id: int, version: int | None) -> None:
+    services.posts.approve(team_id=team, post_id=post_id, user_id=user, version=version)
+
+
+def _withdraw(services: Services, team: str, user: str, post_id: int, version: int | None) -> str:
+    services.posts.withdraw(team_id=team, post_id=post_id, user_id=user, version=version)
+    return f"Post #{post_id} is withdrawn; nothing will be published."
+
+
+def _publish_now(services: Services, team: str, user: str, post_id: int, version: int | None) -> str:
+    services.posts.publish_now(team_id=team, post_id=post_id, user_id=user, version=version)
+    return f"Publishing post #{post_id} now; the result will be in its thread."
+
+
+def _retry(services: Services, team: str, user: str, post_id: int, version: int | None) -> str:
+    services.posts.retry(team_id=team, post_id=post_id, user_id=user, version=version)
+    return f"Trying post #{post_id} again; the result will be in its thread."
+
+
+def _cancel(services: Services, team: str, user: str, post_id: int, _version: int | None) -> str:
+    return services.cancels.cancel(team_id=team, post_id=post_id, user_id=user).message
+
+
+def _modal_action(
+    event: Event, build: Callable[[Services, str, str, int, int | None], Any]
+) -> Callable[[Ack, dict[str, Any], WebClient, Services], None]:
+    """A button that asks for more in a modal, opened only once the clicker may do it."""
+
+    def handler(ack: Ack, body: dict[str, Any], client: WebClient, services: Services) -> None:
+        ack()
+        team, user, channel = _who(body)
+        target = _target(body)
+        if target is None:
+            return
+        post_id, version = target
+        try:
+            services.posts.check(team_id=team, post_id=post_id, user_id=user, event=event, version=version)
+            view = build(services, team, user, post_id, version)
+        except DomainError as error:
+            tell(client, channel=channel, user=user, text=error.user_message)
+            return
+        _open(client, body, view)
+
+    return handler
+
+
+def _open(client: WebClient, body: dict[str, Any], view: Any) -> None:
+    if (body.get("view") or {}).get("type") == "modal":
+        client.views_push(trigger_id=body["trigger_id"], view=view)
+    else:
+        client.views_open(trigger_id=body["trigger_id"], view=view)
+
+
+def _reject_view(_services: Services, _team: str, _user: str, post_id: int, version: int | None) -> Any:
+    return build_reject_modal(post_id=post_id, version=version)
+
+
+def _changes_view(_services: Services, _team: str, _user: str, post_id: int, version: int | None) -> Any:
+    return build_request_changes_modal(post_id=post_id, version=version)
+
+
+def _reschedule_view(services: Services, team: str, user: str, post_id: int, version: int | None) -> Any:
+    snapshot = services.posts.snapshot(team_id=team, post_id=post_id)
+    return build_reschedule_modal(
+        post_id=post_id,
+        version=version or snapshot.version,
+        current=snapshot.publish_at or snapshot.requested_time,
+        tz=zone(services.users.timezone(user)),
+        now=services.clock.now(),
+    )
+
+
+def handle_edit_button(ack: Ack, body: dict[str, Any], client: WebClient, services: Services) -> None:
+    """The author's composer, prefilled with the current version."""
     ack()
     team, user, channel = _who(body)
-    post_id = _post_id(body)
-    if post_id is None:
+    target = _target(body)
+    if target is None:
         return
     try:
-        services.posts.approve(team_id=team, post_id=post_id, user_id=user)
+        snapshot = services.posts.for_edit(team_id=team, post_id=target[0], user_id=user)
     except DomainError as error:
         tell(client, channel=channel, user=user, text=error.user_message)
+        return
+    open_composer(
+        client,
+        services,
+        trigger_id=body["trigger_id"],
+        user_id=user,
+        team_id=team,
+        editing=snapshot,
+        push=(body.get("view") or {}).get("type") == "modal",
+    )
 
 
-def handle_reject_button(ack: Ack, body: dict[str, Any], client: WebClient, services: Services) -> None:
-    """Ask for the reason in a modal, once we know the clicker may reject."""
+def handle_history_button(ack: Ack, body: dict[str, Any], client: WebClient, services: Services) -> None:
     ack()
     team, user, channel = _who(body)
-    post_id = _post_id(body)
-    if post_id is None:
+    target = _target(body)
+    if target is None:
         return
     try:
-        services.posts.check_can_decide(team_id=team, post_id=post_id, user_id=user, action="reject")
+        snapshot, entries = services.history.history(team_id=team, post_id=target[0])
     except DomainError as error:
         tell(client, channel=channel, user=user, text=error.user_message)
         return
-    client.views_open(trigger_id=body["trigger_id"], view=build_reject_modal(post_id=post_id))
+    _open(client, body, build_history_modal(snapshot, entries))
 
 
-def handle_cancel_button(ack: Ack, body: dict[str, Any], client: WebClient, services: Services) -> None:
-    """Withdraw the post (the providers are asked after the ack) and tell the clicker what happened."""
+def handle_home_refresh(ack: Ack, body: dict[str, Any], client: WebClient, services: Services) -> None:
+    ack()
+    team, user, _ = _who(body)
+    publish_home(client, services, team_id=team, user_id=user)
+
+
+def handle_open_settings(ack: Ack, body: dict[str, Any], client: WebClient, services: Services) -> None:
     ack()
     team, user, channel = _who(body)
-    post_id = _post_id(body)
-    if post_id is None:
+    if not services.workflow.is_admin(team, user):
+        tell(client, channel=channel, user=user, text=build_settings_denied_message())
         return
+    client.views_open(trigger_id=body["trigger_id"], view=settings_view(services, team))
+
+
+def settings_view(services: Services, team: str) -> Any:
+    settings, revision = services.workflow.settings_with_revision(team)
+    return build_settings_modal(
+        settings=settings,
+        revision=revision,
+        providers=services.accounts.get(),
+        groups=services.workflow.list_groups(),
+        groups_unavailable=services.workflow.groups_unavailable,
+    )
+
+
+def handle_add_rule(ack: Ack, body: dict[str, Any], client: WebClient, services: Services) -> None:
+    ack()
+    team, user, channel = _who(body)
+    if not services.workflow.is_admin(team, user):
+        tell(client, channel=channel, user=user, text=build_settings_denied_message())
+        return
+    view = build_rule_modal(
+        providers=services.accounts.get(),
+        groups=services.workflow.list_groups(),
+        groups_unavailable=services.workflow.groups_unavailable,
+    )
+    client.views_push(trigger_id=body["trigger_id"], view=view)
+
+
+def handle_remove_rule(ack: Ack, body: dict[str, Any], client: WebClient, services: Services) -> None:
+    """Remove one rule at once, then show the settings without it."""
+    ack()
+    team, user, channel = _who(body)
+    if not services.workflow.is_admin(team, user):
+        tell(client, channel=channel, user=user, text=build_settings_denied_message())
+        return
+    scope = str(body["actions"][0].get("value", ""))
+    settings, revision = services.workflow.settings_with_revision(team)
+    kept = [r for r in settings.rules if r.scope != scope or r.scope == "*"]
     try:
-        result = services.cancels.cancel(team_id=team, post_id=post_id, user_id=user)
+        services.workflow.save_settings(
+            team, settings.model_copy(update={"rules": kept}), user_id=user, revision=revision
+        )
     except DomainError as error:
         tell(client, channel=channel, user=user, text=error.user_message)
         return
-    tell(client, channel=channel, user=user, text=result.message)
+    view = body.get("view") or {}
+    try:
+        client.views_update(view_id=view.get("id"), view=settings_view(services, team))
+    except SlackApiError as error:
+        log.info("settings modal not updated: %s", error.response.get("error"))
 
 
 def register(app: App) -> None:
-    app.action(Action.APPROVE.value)(handle_approve_button)
-    app.action(Action.REJECT.value)(handle_reject_button)
-    app.action(Action.CANCEL.value)(handle_cancel_button)
+    app.action(Action.APPROVE.value)(_post_action(_approve))
+    app.action(Action.WITHDRAW.value)(_post_action(_withdraw))
+    app.action(Action.PUBLISH_NOW.value)(_post_action(_publish_now))
+    app.action(Action.RETRY.value)(_post_action(_retry))
+    app.action(Action.CANCEL.value)(_post_action(_cancel))
+    app.action(Action.REJECT.value)(_modal_action(Event.REJECTED, _reject_view))
+    app.action(Action.REQUEST_CHANGES.value)(_modal_action(Event.CHANGES_REQUESTED, _changes_view))
+    app.action(Action.RESCHEDULE.value)(_modal_action(Event.RESCHEDULED, _reschedule_view))
+    app.action(Action.EDIT.value)(handle_edit_button)
+    app.action(Action.HISTORY.value)(handle_history_button)
+    app.action(Action.HOME_REFRESH.value)(handle_home_refresh)
+    app.action(Action.OPEN_SETTINGS.value)(handle_open_settings)
+    app.action(Action.ADD_RULE.value)(handle_add_rule)
+    app.action(Action.REMOVE_RULE.value)(handle_remove_rule)

@@ -1,8 +1,10 @@
-"""Small helpers listeners share: telling one user something where they are, opening the composer."""
+"""Small helpers listeners share: telling one user something where they are, opening the composer (new or
+prefilled for an edit), and publishing someone's App Home."""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -10,8 +12,10 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot.services.container import Services
-from bot.slack.views.compose import build_compose_modal
+from bot.services.snapshot import PostSnapshot
+from bot.slack.views.compose import ProviderAccounts, build_compose_modal
 from bot.slack.views.forms import zone
+from bot.slack.views.home import build_home
 
 log = logging.getLogger(__name__)
 
@@ -27,32 +31,77 @@ def tell(client: WebClient, *, channel: str | None, user: str, text: str) -> Non
         log.warning("could not tell %s: %s", user, error.response.get("error"))
 
 
+def publish_home(client: WebClient, services: Services, *, team_id: str, user_id: str) -> None:
+    data = services.home.home_for(team_id=team_id, user_id=user_id)
+    try:
+        client.views_publish(user_id=user_id, view=build_home(data))
+    except SlackApiError as error:
+        log.warning("App Home not published for %s: %s", user_id, error.response.get("error"))
+
+
+def offered(
+    services: Services, team_id: str, providers: Sequence[ProviderAccounts]
+) -> list[ProviderAccounts]:
+    """The providers and accounts the workspace's settings offer in the composer."""
+    settings = services.workflow.settings(team_id)
+    kept = []
+    for entry in providers:
+        if not settings.offers_provider(entry.provider):
+            continue
+        accounts = tuple(a for a in entry.accounts if settings.offers_account(a.key))
+        kept.append(
+            ProviderAccounts(
+                entry.provider,
+                entry.display_name,
+                accounts=accounts,
+                failure=entry.failure,
+                queues=entry.queues,
+            )
+        )
+    return kept
+
+
 def open_composer(
     client: WebClient,
     services: Services,
     *,
     trigger_id: str,
     user_id: str,
+    team_id: str,
     text: str = "",
     origin_channel: str | None = None,
+    editing: PostSnapshot | None = None,
+    push: bool = False,
 ) -> None:
     """Open the modal at once (trigger ids die after 3 s), then fill in what had to be fetched."""
     accounts = services.accounts.cached()
     tz_name = services.users.cached_timezone(user_id)
     tz: ZoneInfo = zone(tz_name)
-    now = services.clock.now()
-    view = build_compose_modal(
-        providers=accounts if tz_name else None, tz=tz, now=now, text=text, origin_channel=origin_channel
-    )
-    response = client.views_open(trigger_id=trigger_id, view=view)
+
+    def build(providers: Sequence[ProviderAccounts] | None, tz: ZoneInfo) -> Any:
+        listed = offered(services, team_id, providers) if providers is not None else None
+        networks = sorted(
+            {a.network for p in listed or () for a in p.accounts}, key=lambda n: (n.text_limit, n.value)
+        )
+        return build_compose_modal(
+            providers=listed,
+            tz=tz,
+            now=services.clock.now(),
+            text=text,
+            origin_channel=origin_channel,
+            draft=editing.as_draft() if editing else None,
+            post_id=editing.id if editing else None,
+            version=editing.version if editing else None,
+            networks=networks,
+        )
+
+    view = build(accounts if tz_name else None, tz)
+    opener = client.views_push if push else client.views_open
+    response = opener(trigger_id=trigger_id, view=view)
     if accounts is not None and tz_name is not None:
         return
     opened: dict[str, Any] = response.get("view") or {}
-    tz = zone(services.users.timezone(user_id))
-    providers = services.accounts.get()
-    full = build_compose_modal(
-        providers=providers, tz=tz, now=services.clock.now(), text=text, origin_channel=origin_channel
-    )
+    full = build(services.accounts.get(), zone(services.users.timezone(user_id)))
     try:
         client.views_update(view_id=opened.get("id"), hash=opened.get("hash"), view=full)
     except SlackApiError as error:

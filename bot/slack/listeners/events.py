@@ -8,7 +8,7 @@ from slack_bolt import App
 from slack_sdk import WebClient
 
 from bot.services.container import Services
-from bot.slack.views.lists import build_home
+from bot.slack.listeners.common import publish_home
 
 
 def handle_app_home_opened(
@@ -16,8 +16,7 @@ def handle_app_home_opened(
 ) -> None:
     if event.get("tab") not in (None, "home"):
         return
-    lists = services.posts.lists_for(team_id=context.team_id or "", user_id=event["user"])
-    client.views_publish(user_id=event["user"], view=build_home(lists))
+    publish_home(client, services, team_id=context.team_id or "", user_id=event["user"])
 
 
 def register(app: App) -> None:

@@ -1,23 +1,41 @@
-"""Modal submissions: the composer and the reject reason."""
+"""Modal submissions: the composer (new post or edit), reject, request changes, reschedule, and settings."""
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from slack_bolt import Ack, App
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
 
 from bot.errors import DomainError
 from bot.services.container import Services
 from bot.slack.ids import Block, ViewId
-from bot.slack.views.forms import errors_for_slack, parse_compose, parse_reject
+from bot.slack.listeners.actions import settings_view
+from bot.slack.views.forms import (
+    errors_for_slack,
+    parse_compose,
+    parse_reject,
+    parse_request_changes,
+    parse_reschedule,
+)
+from bot.slack.views.settings import build_settings_denied_message, parse_rule, parse_settings
+
+log = logging.getLogger(__name__)
+
+
+def _team(body: dict[str, Any]) -> str:
+    return str((body.get("team") or {}).get("id") or body["user"].get("team_id", ""))
 
 
 def handle_compose_submission(
     ack: Ack, body: dict[str, Any], view: dict[str, Any], services: Services
 ) -> None:
-    """Validate inline; store a valid draft in one short transaction, then close the modal."""
+    """Validate inline; store a valid draft (or the new version of an edited post) in one short
+    transaction, then close the modal."""
     user_id = body["user"]["id"]
-    team_id = (body.get("team") or {}).get("id") or body["user"].get("team_id", "")
+    team_id = _team(body)
     form = parse_compose(view)
     tz_name = services.users.cached_timezone(user_id) or "UTC"
     errors = services.posts.validate(
@@ -26,37 +44,162 @@ def handle_compose_submission(
         tz_name=tz_name,
         wants_queue=form.wants_queue,
         url_problems=form.url_problems,
+        team_id=team_id,
     )
     if errors:
         ack(
             response_action="errors",
-            errors=errors_for_slack(errors, has_targets_input=form.has_targets_input),
+            errors=errors_for_slack(
+                errors, has_targets_input=form.has_targets_input, override_blocks=form.override_blocks
+            ),
         )
         return
     # Stored before the ack: if the database fails, Slack keeps the modal open with the text in it.
-    services.posts.create(team_id=team_id, author_id=user_id, author_tz=tz_name, draft=form.draft)
+    try:
+        if form.post_id is not None:
+            services.posts.edit(
+                team_id=team_id, post_id=form.post_id, user_id=user_id, version=form.version, draft=form.draft
+            )
+        else:
+            services.posts.create(team_id=team_id, author_id=user_id, author_tz=tz_name, draft=form.draft)
+    except DomainError as error:
+        ack(response_action="errors", errors={Block.TEXT: error.user_message})
+        return
     ack()
 
 
 def handle_reject_submission(
     ack: Ack, body: dict[str, Any], view: dict[str, Any], services: Services
 ) -> None:
-    post_id, reason = parse_reject(view)
+    post_id, version, reason = parse_reject(view)
     if not reason:
         ack(response_action="errors", errors={Block.REJECT_REASON: "Say why, so the author can fix it."})
         return
     if post_id is None:
         ack()
         return
-    team_id = (body.get("team") or {}).get("id") or body["user"].get("team_id", "")
     try:
-        services.posts.reject(team_id=team_id, post_id=post_id, user_id=body["user"]["id"], reason=reason)
+        services.posts.reject(
+            team_id=_team(body), post_id=post_id, user_id=body["user"]["id"], reason=reason, version=version
+        )
     except DomainError as error:
         ack(response_action="errors", errors={Block.REJECT_REASON: error.user_message})
         return
     ack()
 
 
+def handle_request_changes_submission(
+    ack: Ack, body: dict[str, Any], view: dict[str, Any], services: Services
+) -> None:
+    post_id, version, comment = parse_request_changes(view)
+    if not comment:
+        ack(response_action="errors", errors={Block.CHANGES_COMMENT: "Say what should change."})
+        return
+    if post_id is None:
+        ack()
+        return
+    try:
+        services.posts.request_changes(
+            team_id=_team(body), post_id=post_id, user_id=body["user"]["id"], comment=comment, version=version
+        )
+    except DomainError as error:
+        ack(response_action="errors", errors={Block.CHANGES_COMMENT: error.user_message})
+        return
+    ack()
+
+
+def handle_reschedule_submission(
+    ack: Ack, body: dict[str, Any], view: dict[str, Any], services: Services
+) -> None:
+    post_id, version, when = parse_reschedule(view)
+    if when is None:
+        ack(response_action="errors", errors={Block.NEW_TIME: "Pick the new date and time."})
+        return
+    if post_id is None:
+        ack()
+        return
+    try:
+        services.posts.reschedule(
+            team_id=_team(body), post_id=post_id, user_id=body["user"]["id"], when=when, version=version
+        )
+    except DomainError as error:
+        ack(response_action="errors", errors={Block.NEW_TIME: error.user_message})
+        return
+    ack()
+
+
+def handle_settings_submission(
+    ack: Ack, body: dict[str, Any], view: dict[str, Any], services: Services
+) -> None:
+    """Admins only, checked again here: the modal could have been forged."""
+    team_id, user_id = _team(body), body["user"]["id"]
+    if not services.workflow.is_admin(team_id, user_id):
+        ack(response_action="errors", errors={Block.SETTINGS_CHANNEL: build_settings_denied_message()})
+        return
+    current, revision = services.workflow.settings_with_revision(team_id)
+    # The revision the admin saw: a save based on an older one is refused instead of undoing another's.
+    seen = _revision_seen(view)
+    settings, errors = parse_settings(view, current=current)
+    if errors or settings is None:
+        ack(
+            response_action="errors",
+            errors=errors or {Block.SETTINGS_CHANNEL: "These settings are not valid."},
+        )
+        return
+    try:
+        services.workflow.save_settings(
+            team_id, settings, user_id=user_id, revision=revision if seen is None else seen
+        )
+    except DomainError as error:
+        ack(response_action="errors", errors={Block.SETTINGS_CHANNEL: error.user_message})
+        return
+    ack()
+
+
+def handle_rule_submission(
+    ack: Ack, body: dict[str, Any], view: dict[str, Any], client: WebClient, services: Services
+) -> None:
+    """Store the new rule at once, close this modal, and show the settings with it."""
+    team_id, user_id = _team(body), body["user"]["id"]
+    if not services.workflow.is_admin(team_id, user_id):
+        ack(response_action="errors", errors={Block.RULE_SCOPE: build_settings_denied_message()})
+        return
+    rule, errors = parse_rule(view)
+    if errors or rule is None:
+        ack(response_action="errors", errors=errors or {Block.RULE_SCOPE: "Pick what the rule is for."})
+        return
+    settings, revision = services.workflow.settings_with_revision(team_id)
+    rules = [r for r in settings.rules if r.scope != rule.scope] + [rule]
+    try:
+        services.workflow.save_settings(
+            team_id, settings.model_copy(update={"rules": rules}), user_id=user_id, revision=revision
+        )
+    except DomainError as error:
+        ack(response_action="errors", errors={Block.RULE_SCOPE: error.user_message})
+        return
+    ack()
+    previous = view.get("previous_view_id")
+    if previous:
+        try:
+            client.views_update(view_id=previous, view=settings_view(services, team_id))
+        except SlackApiError as error:
+            log.info("settings modal not updated: %s", error.response.get("error"))
+
+
+def _revision_seen(view: dict[str, Any]) -> int | None:
+    import json
+
+    try:
+        revision = json.loads(view.get("private_metadata") or "{}").get("revision")
+    except (ValueError, AttributeError):
+        return None
+    return revision if isinstance(revision, int) else None
+
+
 def register(app: App) -> None:
     app.view(ViewId.COMPOSE.value)(handle_compose_submission)
     app.view(ViewId.REJECT_REASON.value)(handle_reject_submission)
+    app.view(ViewId.REQUEST_CHANGES.value)(handle_request_changes_submission)
+    app.view(ViewId.RESCHEDULE.value)(handle_reschedule_submission)
+    app.view(ViewId.SETTINGS.value)(handle_settings_submission)
+    app.view(ViewId.SETTINGS_RULE.value)(handle_rule_submission)

@@ -61,7 +61,9 @@ def upgrade() -> None:
     with op.batch_alter_table("publish_attempt", schema=None, naming_convention=_NAMING) as batch_op:
         batch_op.add_column(sa.Column("round", sa.Integer(), nullable=False, server_default="1"))
         batch_op.add_column(
-            sa.Column("variant", sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False, server_default="")
+            sa.Column(
+                "variant", sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False, server_default=""
+            )
         )
         batch_op.add_column(sa.Column("text", sa.Text(), nullable=True))
         batch_op.add_column(sa.Column("first_comment", sa.Text(), nullable=True))
