@@ -116,9 +116,16 @@ def doctor(settings: Settings) -> int:
                     bad(f"approval channel {settings.approval_channel}: {error.response.get('error')}")
             for approver in settings.approvers:
                 try:
-                    client.users_info(user=approver)
+                    if approver.startswith("S"):
+                        client.usergroups_users_list(usergroup=approver)
+                    else:
+                        client.users_info(user=approver)
                 except SlackApiError as error:
-                    bad(f"approver {approver}: {error.response.get('error')}")
+                    code = error.response.get("error")
+                    if code == "plan_upgrade_required":
+                        bad(f"approver group {approver}: this Slack plan has no user groups; list people")
+                    else:
+                        bad(f"approver {approver}: {code}")
         except SlackApiError as error:
             bad(f"Slack refused the bot token: {error.response.get('error')}")
         except Exception as error:

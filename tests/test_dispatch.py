@@ -204,3 +204,25 @@ def test_the_dry_run_provider_reports_published_without_calling_anyone(
     assert status_of(db, post_id) is PostStatus.PUBLISHED
     assert [p.text for p in provider.posts] == ["Trying it out"]
     assert publora.requests() == []
+
+
+def test_only_the_approved_version_is_ever_published(
+    slack: FakeSlack, publora: FakePublora, db: Database, real_now_clock: FakeClock
+) -> None:
+    """Versions are never rewritten; if a stored text changed behind Postgate's back after approval, the
+    dispatcher notices at submission, publishes nothing, and says so in the thread."""
+    from sqlalchemy import update
+
+    from bot.db.tables import PostVersion
+
+    app = make_app(slack, publora, db, real_now_clock)
+    post_id = approve(app, draft_for(publora, text="Approved words"))
+    with db.write() as session:
+        session.execute(
+            update(PostVersion).where(PostVersion.post_id == post_id).values(text="Words nobody approved")
+        )
+    app.dispatcher.run_once()
+    app.outbox.deliver_due()
+    assert status_of(db, post_id) is PostStatus.NEEDS_ATTENTION
+    assert publora.requests("create-post") == []
+    assert "no longer matches what was approved" in thread_text(slack)

@@ -365,11 +365,17 @@ def test_withdraw_reschedule_publish_now_retry_and_who_may(world_factory: Callab
     assert "Published" in _text(world.current(failing))
 
     # 9. "Draft a post from this" opens the composer with the message's text.
-    message = slack.add_message(GENERAL, text="We just shipped dark mode!", user=EVE)
+    message = slack.add_message(
+        GENERAL,
+        text="We shipped dark mode &amp; more: <https://acme.example/blog|the post> <@U0ANA|ana>",
+        user=EVE,
+    )
     client.message_shortcut(EVE, "postgate_draft_from_message", channel_id=GENERAL, message=message)
     composer = world.composer(EVE)
     text_block = next(b for b in composer["blocks"] if b.get("block_id") == "text")
-    assert text_block["element"]["initial_value"] == "We just shipped dark mode!"
+    assert text_block["element"]["initial_value"] == (
+        "We shipped dark mode & more: the post (https://acme.example/blog) @ana"
+    )
 
 
 def test_reminders_missed_posts_and_the_digest(world_factory: Callable[..., World]) -> None:
@@ -489,3 +495,17 @@ def test_network_aware_counting_overrides_first_comment_and_app_home(
         if not c["ok"] and c["method"] in ("chat.postMessage", "chat.update", "views.publish", "views.open")
     ]
     assert refused == [], "Slack refused a message or view"
+
+
+def test_free_plan_without_user_groups_uses_the_listed_approvers(world_factory: Callable[..., World]) -> None:
+    # POSTGATE_APPROVERS names a user group; this workspace's plan has none.
+    world = world_factory({"POSTGATE_APPROVERS": f"{SOCIAL_GROUP},{ANA}"}, free_plan=True)
+    root = world.draft("Free plan post", [world.x])
+    world.click(BO, root, "postgate_approve")
+    assert "Only approvers" in world.ephemeral(BO, "Only approvers")
+    home = str(world.home(ANA)["blocks"])
+    assert "user groups are not available" in home
+    world.click(ANA, root, "postgate_approve")
+    world.wait_reply(root, "Published.", timeout=25)
+    # Said once in the log, not on every look-up.
+    assert world.app.logs().count("user groups are not available") == 1

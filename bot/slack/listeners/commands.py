@@ -13,6 +13,7 @@ from slack_sdk.errors import SlackApiError
 from bot.services.container import Services
 from bot.slack.ids import Command, Shortcut
 from bot.slack.listeners.common import open_composer, tell
+from bot.slack.views.format import plain_from_mrkdwn
 from bot.slack.views.lists import build_help_message, build_list_message
 
 log = logging.getLogger(__name__)
@@ -94,7 +95,7 @@ def handle_draft_from_message(
         trigger_id=shortcut["trigger_id"],
         user_id=user["id"],
         team_id=(shortcut.get("team") or {}).get("id") or user.get("team_id", ""),
-        text=str(message.get("text") or ""),
+        text=plain_from_mrkdwn(str(message.get("text") or "")),
         origin_channel=(shortcut.get("channel") or {}).get("id"),
     )
 

@@ -3,6 +3,7 @@ breaking an entity or a `<…>` token, and rendering times in each reader's zone
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from urllib.parse import quote as percent_encode
 
@@ -91,3 +92,25 @@ def slack_date(moment: datetime, *, style: str = "{date_short_pretty} at {time}"
     utc = as_utc(moment)
     fallback = utc.strftime("%Y-%m-%d %H:%M UTC")
     return f"<!date^{int(utc.timestamp())}^{style}|{fallback}>"
+
+
+_SLACK_TOKEN = re.compile(r"<([^<>|]*)(?:\|([^<>]*))?>")
+
+
+def plain_from_mrkdwn(text: str) -> str:
+    """A Slack message's text as a person would type it into a post: links, mentions and channels as
+    words, entities unescaped (for "Draft a post from this")."""
+
+    def word(match: re.Match[str]) -> str:
+        target, label = match.group(1), match.group(2)
+        if target.startswith("@"):
+            return "@" + (label or target[1:])
+        if target.startswith("#"):
+            return "#" + (label or target[1:])
+        if target.startswith("!"):
+            return "@" + (label or target[1:].split("^", 1)[0])
+        if label and label != target and label != target.removeprefix("mailto:"):
+            return f"{label} ({target.removeprefix('mailto:')})"
+        return target.removeprefix("mailto:")
+
+    return _SLACK_TOKEN.sub(word, text).replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")

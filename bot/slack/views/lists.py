@@ -15,9 +15,11 @@ HELP_TEXT = (
     "*Postgate* drafts social posts, gets them approved here in Slack, and publishes them on time.\n"
     "• `/post` opens the composer (`/post some text` starts it with that text).\n"
     "• `/post list` shows your drafts, what waits for your approval, and what is scheduled next.\n"
+    "• `/post export` sends you the full history as a CSV file.\n"
     "• `/post help` shows this.\n"
-    "Drafts go to the approval channel; approvers approve or reject in the message, and the thread "
-    "records every decision and the published links."
+    "• On any message: ⋯ → *Draft a post from this*. The Home tab shows your queue and the schedule.\n"
+    "Drafts go to the approval channel; approvers approve, request changes or reject in the message, and "
+    "the thread records every decision, every edit and the published links."
 )
 
 

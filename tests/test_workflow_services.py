@@ -1,0 +1,54 @@
+"""Workspace settings stored in the database shape what people can do: publishing hours refuse a time
+outside them (inline) and hold an "as soon as approved" post until they open; a save based on an old
+revision is refused. Runs the real services on both databases against the fake Slack and Publora."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, time, timedelta
+
+import pytest
+
+from bot.db import repo
+from bot.domain.rules import DraftField
+from bot.domain.workspace import PublishingHours
+from bot.errors import DomainError
+from tests.conftest import FakeClock
+from tests.fakes.publora import FakePublora
+from tests.fakes.slack_api import FakeSlack
+from tests.test_dispatch import ANA, draft_for, make_app, publora, slack  # noqa: F401 - fixtures
+
+TEAM = "T0POSTGATE"
+
+
+def test_publishing_hours_are_enforced_and_respected(slack: FakeSlack, publora: FakePublora, db) -> None:  # noqa: F811
+    saturday_noon = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
+    clock = FakeClock(saturday_noon)
+    app = make_app(slack, publora, db, clock)
+    workflow = app.services.workflow
+    settings, revision = workflow.settings_with_revision(TEAM)
+    hours = PublishingHours(start=time(9), end=time(17), days=[0, 1, 2, 3, 4])
+    workflow.save_settings(
+        TEAM, settings.model_copy(update={"publishing_hours": hours}), user_id=ANA, revision=revision
+    )
+
+    sunday = draft_for(publora, at=saturday_noon + timedelta(days=1))
+    errors = app.services.posts.validate(sunday, wants_time=True, tz_name="UTC", team_id=TEAM)
+    assert (
+        "outside the team's publishing hours (09:00–17:00, Mon, Tue, Wed, Thu, Fri, UTC)"
+        in (errors[DraftField.PUBLISH_AT])
+    )
+    assert "Mon 23 Nov 09:00" in errors[DraftField.PUBLISH_AT]
+
+    # Approved on a Saturday "as soon as approved": it waits for Monday 09:00.
+    post_id = app.services.posts.create(
+        team_id=TEAM, author_id="U0AUTHOR", author_tz="UTC", draft=draft_for(publora)
+    )
+    app.services.posts.approve(team_id=TEAM, post_id=post_id, user_id=ANA)
+    with db.read() as session:
+        post = repo.get_post(session, post_id)
+    assert post.publish_at == datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
+
+    # Two admins editing at once: the second save, based on the old revision, is refused.
+    with pytest.raises(DomainError, match="Someone else saved the settings"):
+        workflow.save_settings(TEAM, settings, user_id=ANA, revision=revision)
+    assert workflow.settings(TEAM).publishing_hours == hours
