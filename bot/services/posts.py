@@ -7,11 +7,11 @@ in that same transaction, so a crash can lose neither the change nor its report.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Protocol
+from typing import Any, Protocol
 
 from sqlmodel import Session
 
@@ -378,39 +378,49 @@ class PostService:
     def reject(
         self, *, team_id: str, post_id: int, user_id: str, reason: str, version: int | None = None
     ) -> None:
-        with self._act(
-            team_id=team_id, post_id=post_id, user_id=user_id, event=Event.REJECTED, version=version
-        ) as acting:
-            post, session, now = acting.post, acting.session, acting.now
-            repo.add_decision(
-                session,
-                post_id=post_id,
-                version=post.version,
-                user_id=user_id,
-                kind="reject",
-                comment=reason,
-                now=now,
-            )
-            post.finished_at = now
-            post.next_reminder_at = None
-            self._save(acting, action="rejected", user_id=user_id, detail=reason)
-            snapshot = load_snapshot(session, post)
-            owe_state_change(
-                session,
-                post_id=post_id,
-                now=now,
-                thread_message=messages.build_rejected_reply(user_id=user_id, reason=reason),
-                author_id=post.author_id,
-                author_message=messages.build_author_update(snapshot),
-            )
-        log.info("post %s rejected by %s", post_id, user_id)
-        self._waker.wake_outbox()
+        self._decide_with_comment(
+            team_id=team_id,
+            post_id=post_id,
+            user_id=user_id,
+            version=version,
+            event=Event.REJECTED,
+            comment=reason,
+            thread_message=messages.build_rejected_reply(user_id=user_id, reason=reason),
+            author_message=messages.build_author_update,
+        )
 
     def request_changes(
         self, *, team_id: str, post_id: int, user_id: str, comment: str, version: int | None = None
     ) -> None:
+        self._decide_with_comment(
+            team_id=team_id,
+            post_id=post_id,
+            user_id=user_id,
+            version=version,
+            event=Event.CHANGES_REQUESTED,
+            comment=comment,
+            thread_message=messages.build_changes_requested_reply(user_id=user_id, comment=comment),
+            author_message=lambda snapshot: messages.build_author_changes_dm(
+                snapshot, user_id=user_id, comment=comment
+            ),
+        )
+
+    def _decide_with_comment(
+        self,
+        *,
+        team_id: str,
+        post_id: int,
+        user_id: str,
+        version: int | None,
+        event: Event,
+        comment: str,
+        thread_message: dict[str, Any],
+        author_message: Callable[[PostSnapshot], dict[str, Any]],
+    ) -> None:
+        """Reject or request changes: the decision with its comment, the thread and the author told."""
+        kind, action = _DECISIONS[event]
         with self._act(
-            team_id=team_id, post_id=post_id, user_id=user_id, event=Event.CHANGES_REQUESTED, version=version
+            team_id=team_id, post_id=post_id, user_id=user_id, event=event, version=version
         ) as acting:
             post, session, now = acting.post, acting.session, acting.now
             repo.add_decision(
@@ -418,22 +428,23 @@ class PostService:
                 post_id=post_id,
                 version=post.version,
                 user_id=user_id,
-                kind="request_changes",
+                kind=kind,
                 comment=comment,
                 now=now,
             )
+            if acting.next.is_final:
+                post.finished_at = now
             post.next_reminder_at = None
-            self._save(acting, action="changes_requested", user_id=user_id, detail=comment)
-            snapshot = load_snapshot(session, post)
+            self._save(acting, action=action, user_id=user_id, detail=comment)
             owe_state_change(
                 session,
                 post_id=post_id,
                 now=now,
-                thread_message=messages.build_changes_requested_reply(user_id=user_id, comment=comment),
+                thread_message=thread_message,
                 author_id=post.author_id,
-                author_message=messages.build_author_changes_dm(snapshot, user_id=user_id, comment=comment),
+                author_message=author_message(load_snapshot(session, post)),
             )
-        log.info("post %s: %s requested changes", post_id, user_id)
+        log.info("post %s: %s by %s", post_id, action, user_id)
         self._waker.wake_outbox()
 
     # --- the author's and everyone's actions ----------------------------------------------------------
@@ -656,6 +667,12 @@ class PostService:
         for moment in (at, due):
             if moment is not None:
                 self._waker.wake_housekeeper(moment)
+
+
+_DECISIONS = {
+    Event.REJECTED: ("reject", "rejected"),
+    Event.CHANGES_REQUESTED: ("request_changes", "changes_requested"),
+}
 
 
 def _policy_targets(draft: Draft) -> tuple[Target, ...]:

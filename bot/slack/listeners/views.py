@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from slack_bolt import Ack, App
@@ -68,64 +69,49 @@ def handle_compose_submission(
     ack()
 
 
-def handle_reject_submission(
-    ack: Ack, body: dict[str, Any], view: dict[str, Any], services: Services
-) -> None:
-    post_id, version, reason = parse_reject(view)
-    if not reason:
-        ack(response_action="errors", errors={Block.REJECT_REASON: "Say why, so the author can fix it."})
-        return
-    if post_id is None:
+def _post_modal(
+    parse: Callable[[dict[str, Any]], tuple[int | None, int | None, Any]],
+    block: Block,
+    missing: str,
+    act: Callable[[Services, str, int, str, int | None, Any], None],
+) -> Callable[[Ack, dict[str, Any], dict[str, Any], Services], None]:
+    """A modal about one post (reject, request changes, reschedule): the input is required, refusals
+    show on it inline, and the modal closes once the service accepted it."""
+
+    def handler(ack: Ack, body: dict[str, Any], view: dict[str, Any], services: Services) -> None:
+        post_id, version, value = parse(view)
+        if not value:
+            ack(response_action="errors", errors={block: missing})
+            return
+        if post_id is None:
+            ack()
+            return
+        try:
+            act(services, _team(body), post_id, body["user"]["id"], version, value)
+        except DomainError as error:
+            ack(response_action="errors", errors={block: error.user_message})
+            return
         ack()
-        return
-    try:
-        services.posts.reject(
-            team_id=_team(body), post_id=post_id, user_id=body["user"]["id"], reason=reason, version=version
-        )
-    except DomainError as error:
-        ack(response_action="errors", errors={Block.REJECT_REASON: error.user_message})
-        return
-    ack()
+
+    return handler
 
 
-def handle_request_changes_submission(
-    ack: Ack, body: dict[str, Any], view: dict[str, Any], services: Services
+def _reject(services: Services, team: str, post_id: int, user: str, version: int | None, reason: Any) -> None:
+    services.posts.reject(team_id=team, post_id=post_id, user_id=user, reason=reason, version=version)
+
+
+def _request_changes(
+    services: Services, team: str, post_id: int, user: str, version: int | None, comment: Any
 ) -> None:
-    post_id, version, comment = parse_request_changes(view)
-    if not comment:
-        ack(response_action="errors", errors={Block.CHANGES_COMMENT: "Say what should change."})
-        return
-    if post_id is None:
-        ack()
-        return
-    try:
-        services.posts.request_changes(
-            team_id=_team(body), post_id=post_id, user_id=body["user"]["id"], comment=comment, version=version
-        )
-    except DomainError as error:
-        ack(response_action="errors", errors={Block.CHANGES_COMMENT: error.user_message})
-        return
-    ack()
+    services.posts.request_changes(
+        team_id=team, post_id=post_id, user_id=user, comment=comment, version=version
+    )
 
 
-def handle_reschedule_submission(
-    ack: Ack, body: dict[str, Any], view: dict[str, Any], services: Services
+def _reschedule(
+    services: Services, team: str, post_id: int, user: str, version: int | None, when: Any
 ) -> None:
-    post_id, version, when = parse_reschedule(view)
-    if when is None:
-        ack(response_action="errors", errors={Block.NEW_TIME: "Pick the new date and time."})
-        return
-    if post_id is None:
-        ack()
-        return
-    try:
-        services.posts.reschedule(
-            team_id=_team(body), post_id=post_id, user_id=body["user"]["id"], when=when, version=version
-        )
-    except DomainError as error:
-        ack(response_action="errors", errors={Block.NEW_TIME: error.user_message})
-        return
-    ack()
+    services.posts.reschedule(team_id=team, post_id=post_id, user_id=user, when=when, version=version)
 
 
 def handle_settings_submission(
@@ -198,8 +184,14 @@ def _revision_seen(view: dict[str, Any]) -> int | None:
 
 def register(app: App) -> None:
     app.view(ViewId.COMPOSE.value)(handle_compose_submission)
-    app.view(ViewId.REJECT_REASON.value)(handle_reject_submission)
-    app.view(ViewId.REQUEST_CHANGES.value)(handle_request_changes_submission)
-    app.view(ViewId.RESCHEDULE.value)(handle_reschedule_submission)
+    app.view(ViewId.REJECT_REASON.value)(
+        _post_modal(parse_reject, Block.REJECT_REASON, "Say why, so the author can fix it.", _reject)
+    )
+    app.view(ViewId.REQUEST_CHANGES.value)(
+        _post_modal(parse_request_changes, Block.CHANGES_COMMENT, "Say what should change.", _request_changes)
+    )
+    app.view(ViewId.RESCHEDULE.value)(
+        _post_modal(parse_reschedule, Block.NEW_TIME, "Pick the new date and time.", _reschedule)
+    )
     app.view(ViewId.SETTINGS.value)(handle_settings_submission)
     app.view(ViewId.SETTINGS_RULE.value)(handle_rule_submission)
