@@ -112,6 +112,16 @@ class CancelService:
     def _lease(self, *, team_id: str, post_id: int, user_id: str) -> Claim:
         now = self._clock.now()
         owner = f"cancel-{uuid.uuid4().hex[:12]}"
+        # Group members are looked up (and cached) before the write lock, so no Slack call holds it.
+        with self._db.read() as session:
+            warm = load_snapshot(session, repo.get_post(session, post_id, team_id=team_id))
+        self._workflow.standing(
+            team_id,
+            user_id=user_id,
+            author_id=warm.author_id,
+            targets=warm.policy_targets,
+            approvals=list(warm.approvals),
+        )
         with self._db.write() as session:
             post = repo.get_post(session, post_id, team_id=team_id)
             snapshot = load_snapshot(session, post)
