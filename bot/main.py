@@ -27,6 +27,7 @@ from waitress.server import create_server
 from bot.clock import Clock, SystemClock
 from bot.db.engine import Database, make_engine
 from bot.db.migrate import upgrade
+from bot.db.single import DispatcherLock
 from bot.errors import ConfigError
 from bot.providers.base import Provider
 from bot.providers.registry import build_providers
@@ -223,8 +224,18 @@ def run(settings: Settings) -> int:
         raise ConfigError("Postgate cannot start; set " + ", ".join(missing) + " (see .env.example).")
     app = build(settings)
     upgrade(app.db.engine)
+    lock = DispatcherLock.for_engine(app.db.engine)
+    dispatching = lock is None or lock.acquire()
+    if not dispatching:
+        assert lock is not None
+        log.error(
+            "another Postgate process (pid %s) is already dispatching from this SQLite database, so this one "
+            "will not publish, remind or send digests while it runs; it answers Slack and takes over if "
+            "that process stops. Run one process per SQLite file, or PostgreSQL for several replicas.",
+            lock.holder(),
+        )
     socket_handler = _connect_socket_mode(app) if settings.socket_mode else None
-    app.runner.start()
+    app.runner.start(dispatching=dispatching, may_dispatch=lock.acquire if lock is not None else None)
     server = create_server(
         app.web,
         host=settings.host,
@@ -256,6 +267,8 @@ def run(settings: Settings) -> int:
         app.runner.shutdown(wait=True)
         app.outbox.deliver_due()
         app.db.dispose()
+        if lock is not None:
+            lock.release()
     return 0
 
 

@@ -19,6 +19,7 @@ log = logging.getLogger(__name__)
 DISPATCH = "dispatch"
 OUTBOX = "outbox"
 HOUSEKEEPING = "housekeeping"
+TAKE_OVER = "take_over_dispatching"
 
 
 class _Loop:
@@ -93,21 +94,38 @@ class SchedulerRunner:
     def loop_runs(self, name: str) -> int:
         return self._loops[name].runs
 
-    def start(self) -> None:
+    def start(self, *, dispatching: bool = True, may_dispatch: Callable[[], bool] | None = None) -> None:
+        """Start the loops. Without `dispatching` only the outbox runs (a second process on one SQLite
+        file); `may_dispatch` is then asked every sweep, and the other loops start once it says yes."""
         now = self._clock.now()
-        for name, loop in self._loops.items():
-            # next_run_time=now: catch up at start-up on whatever came due while Postgate was down.
-            self._scheduler.add_job(
-                loop,
-                "interval",
-                args=[self],
-                seconds=self._sweep,
-                id=name,
-                next_run_time=now,
-                replace_existing=True,
-            )
+        for name in self._loops:
+            if dispatching or name == OUTBOX:
+                self._add(name, now)
+        if not dispatching and may_dispatch is not None:
+
+            def take_over() -> None:
+                if may_dispatch():
+                    log.warning("this process now dispatches: the one that did has stopped")
+                    self._scheduler.remove_job(TAKE_OVER)
+                    for name in self._loops:
+                        if name != OUTBOX:
+                            self._add(name, self._clock.now())
+
+            self._scheduler.add_job(take_over, "interval", seconds=self._sweep, id=TAKE_OVER)
         self._scheduler.start()
         log.info("scheduler started (sweep every %ss)", self._sweep)
+
+    def _add(self, name: str, now: datetime) -> None:
+        # next_run_time=now: catch up at start-up on whatever came due while Postgate was down.
+        self._scheduler.add_job(
+            self._loops[name],
+            "interval",
+            args=[self],
+            seconds=self._sweep,
+            id=name,
+            next_run_time=now,
+            replace_existing=True,
+        )
 
     def shutdown(self, *, wait: bool = True) -> None:
         if self._scheduler.running:
