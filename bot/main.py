@@ -37,6 +37,7 @@ from bot.scheduler.runner import SchedulerRunner
 from bot.services.cancel import CancelService
 from bot.services.container import Services
 from bot.services.directory import AccountDirectory, UserDirectory
+from bot.services.events import SlackEvents
 from bot.services.history import HistoryService
 from bot.services.home import HomeService
 from bot.services.media import SlackMedia
@@ -142,7 +143,9 @@ def build(
         ),
         on_outbox=lambda: runner_ref["runner"].wake_outbox(),
     )
+    events = SlackEvents(db=db, clock=clock)
     housekeeper = Housekeeper(
+        events=events,
         db=db,
         clock=clock,
         workflow=workflow,
@@ -173,6 +176,7 @@ def build(
         workflow=workflow,
         history=HistoryService(db=db, client=interactive, posts=posts),
         home=HomeService(db=db, clock=clock, posts=posts, workflow=workflow, users=users),
+        events=events,
     )
     signing_secret = (
         settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else None

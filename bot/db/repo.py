@@ -586,3 +586,26 @@ def active_teams(session: Session) -> list[str]:
     teams = set(session.exec(select(Post.team_id).distinct()))
     teams |= set(session.exec(select(WorkspaceSettingsRow.team_id)))
     return sorted(t for t in teams if t)
+
+
+def first_sight_of_event(session: Session, *, event_id: str, now: datetime) -> bool:
+    """True the first time `event_id` is seen (on any replica); False for Slack's retries of it."""
+    from sqlalchemy.exc import IntegrityError
+
+    from bot.db.tables import SlackEventSeen
+
+    try:
+        with session.begin_nested():
+            session.add(SlackEventSeen(event_id=event_id, seen_at=now))
+            session.flush()
+    except IntegrityError:
+        return False
+    return True
+
+
+def forget_events_before(session: Session, *, before: datetime) -> None:
+    from sqlalchemy import delete
+
+    from bot.db.tables import SlackEventSeen
+
+    session.execute(delete(SlackEventSeen).where(col(SlackEventSeen.seen_at) < before))

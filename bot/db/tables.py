@@ -209,3 +209,13 @@ class DigestRun(SQLModel, table=True):
     team_id: str = Field(primary_key=True, max_length=32)
     day: str = Field(primary_key=True, max_length=10)
     created_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
+
+
+class SlackEventSeen(SQLModel, table=True):
+    """Events API deliveries already handled, by `event_id`: Slack's retries (X-Slack-Retry-Num) of one
+    of them are acknowledged and skipped, on every replica. Rows older than a day are deleted."""
+
+    __tablename__ = "slack_event_seen"
+
+    event_id: str = Field(primary_key=True, max_length=64)
+    seen_at: datetime = Field(sa_type=UTCDateTime, nullable=False, index=True)

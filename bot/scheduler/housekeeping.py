@@ -17,6 +17,7 @@ from bot.db.engine import Database
 from bot.db.repo import SYSTEM_ACTOR
 from bot.domain.approval import Event, next_status
 from bot.domain.model import PostStatus
+from bot.services.events import SlackEvents
 from bot.services.outbox import Kind, owe, owe_state_change
 from bot.services.snapshot import PostSnapshot, load_snapshot
 from bot.services.workflow import Workflow
@@ -39,7 +40,9 @@ class Housekeeper:
         workflow: Workflow,
         default_channel: str | None,
         on_outbox: object = None,
+        events: SlackEvents | None = None,
     ) -> None:
+        self._events = events
         self._db = db
         self._clock = clock
         self._workflow = workflow
@@ -48,6 +51,8 @@ class Housekeeper:
 
     def run_once(self) -> bool:
         owed = self._missed() + self._reminders() + self._digests()
+        if self._events is not None:
+            self._events.forget_old()
         if owed:
             self._on_outbox()
         return False

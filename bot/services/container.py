@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from bot.clock import Clock
 from bot.services.cancel import CancelService
 from bot.services.directory import AccountDirectory, UserDirectory
+from bot.services.events import SlackEvents
 from bot.services.history import HistoryService
 from bot.services.home import HomeService
 from bot.services.posts import PostService
@@ -23,3 +24,4 @@ class Services:
     workflow: Workflow
     history: HistoryService
     home: HomeService
+    events: SlackEvents

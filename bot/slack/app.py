@@ -6,7 +6,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from slack_bolt import App, BoltContext
+from slack_bolt import App, BoltContext, BoltResponse
 from slack_sdk import WebClient
 
 from bot.services.container import Services
@@ -28,6 +28,15 @@ def build_app(*, services: Services, client: WebClient, signing_secret: str | No
     @app.middleware
     def inject_services(context: BoltContext, next: Callable[[], Any]) -> Any:  # noqa: A002 - Bolt's name
         context["services"] = services
+        return next()
+
+    @app.middleware
+    def skip_redelivered_events(body: dict[str, Any], next: Callable[[], Any]) -> Any:  # noqa: A002
+        """Slack redelivers an event it thinks was lost; the first delivery already did the work."""
+        event_id = body.get("event_id") if body.get("type") == "event_callback" else None
+        if isinstance(event_id, str) and event_id and not services.events.first_sight(event_id):
+            log.info("event %s was already handled; Slack's redelivery is acknowledged and skipped", event_id)
+            return BoltResponse(status=200, body="")
         return next()
 
     @app.error
