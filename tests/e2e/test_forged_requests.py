@@ -1,0 +1,57 @@
+"""Who may act is decided on the server from the signed payload's user and workspace, never from what the
+client could set: forged button values, forged modals, altered private_metadata and another workspace's
+team id change nothing."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+
+import pytest
+
+from bot.slack.views.compose import build_reject_modal
+from tests.e2e.harness import button_ids as _buttons
+from tests.e2e.harness import message_text as _text
+from tests.e2e.test_workflow import ANA, AUTHOR, EVE, World, world_factory  # noqa: F401 - the fixture
+
+pytestmark = pytest.mark.e2e
+
+
+def test_forged_payloads_change_nothing(world_factory: Callable[..., World]) -> None:  # noqa: F811
+    world = world_factory()
+    slack, client = world.slack, world.client
+    mine = world.draft("Eve's own draft", [world.x], user=EVE)
+    target = world.draft("The author's draft", [world.x])
+    target_id = int(_text(target).split("Post #", 1)[1].split("*", 1)[0].split()[0])
+    before = _text(world.current(target))
+
+    # A button on Eve's own post, with its value pointing at someone else's post.
+    client.click(
+        EVE, channel_id="C0APPROVALS", message=mine, action_id="postgate_approve", value=f"{target_id}:1"
+    )
+    assert "Only approvers" in world.ephemeral(EVE, "Only approvers")
+    client.click(
+        EVE, channel_id="C0APPROVALS", message=mine, action_id="postgate_withdraw", value=f"{target_id}:1"
+    )
+    assert "Only the author" in world.ephemeral(EVE, "Only the author")
+
+    # A reject modal Eve was never given, with the private_metadata naming the post.
+    world.open_composer(EVE)  # any modal Eve has open; the forged one is pushed on top of it
+    forged = build_reject_modal(post_id=target_id, version=1).to_dict()
+    view_id = slack.push_view(EVE, forged)
+    response = client.submit_view(EVE, view_id, {"reject_reason": "I say so"})
+    assert "Only approvers" in json.dumps(response.json())
+
+    # A real approver's click carrying another workspace's team id finds no such post.
+    client.team_id = "T0ELSEWHERE"
+    try:
+        client.click(ANA, channel_id="C0APPROVALS", message=target, action_id="postgate_approve")
+        assert "no longer exists" in world.ephemeral(ANA, "no longer exists")
+    finally:
+        client.team_id = slack.team_id
+
+    # Nothing changed: same message, same buttons, no decision in the thread, nothing published.
+    current = world.current(target)
+    assert _text(current) == before and "postgate_approve" in _buttons(current)
+    assert world.replies(target) == [] and world.publora.requests("create-post") == []
+    assert AUTHOR in before
