@@ -226,3 +226,35 @@ def test_only_the_approved_version_is_ever_published(
     assert status_of(db, post_id) is PostStatus.NEEDS_ATTENTION
     assert publora.requests("create-post") == []
     assert "no longer matches what was approved" in thread_text(slack)
+
+
+def test_a_message_whose_answer_was_lost_is_not_posted_twice(
+    slack: FakeSlack, publora: FakePublora, db: Database, real_now_clock: FakeClock
+) -> None:
+    """Slack posted it but the answer never arrived (5xx after acting, a timeout, a crash): the retry
+    finds the message by its metadata and keeps it, for the approval message, thread replies and DMs."""
+    app = make_app(slack, publora, db, real_now_clock)
+    draft = draft_for(publora)
+    # The approval message and the author's DM are both posted, but both answers are lost.
+    slack.fail_next("chat.postMessage", status=500, error="internal_error", times=1, after_processing=True)
+    post_id = app.services.posts.create(team_id="T0POSTGATE", author_id=AUTHOR, author_tz="UTC", draft=draft)
+    for _ in range(4):
+        app.outbox.deliver_due()
+        real_now_clock.advance(minutes=1)
+    [root] = slack.messages(APPROVALS)
+    with db.read() as session:
+        assert repo.get_post(session, post_id).message_ts == root["ts"]
+    # The thread reply and the author's DM: both posted, both answers lost.
+    slack.fail_next("chat.postMessage", status=500, error="internal_error", times=2, after_processing=True)
+    app.services.posts.approve(team_id="T0POSTGATE", post_id=post_id, user_id=ANA)
+    for _ in range(4):
+        app.outbox.deliver_due()
+        real_now_clock.advance(minutes=1)
+    replies = [m["text"] for m in slack.replies(APPROVALS, root["ts"]) if m["ts"] != root["ts"]]
+    assert sum("approved this post" in r for r in replies) == 1
+    dms = [m["text"] for m in slack.dms(AUTHOR)]
+    assert sum("waiting for approval" in t for t in dms) == 1
+    assert sum("was approved" in t for t in dms) == 1
+    with db.read() as session:
+        rows = list(session.exec(select(OutboxMessage)))
+    assert {r.status for r in rows} == {"sent"}

@@ -28,6 +28,8 @@ REQUIRED_BOT_SCOPES = {
     "usergroups:read": "approvers given as Slack user groups (usergroups.users.list)",
     "files:read": "media attached in the compose modal (files.info)",
     "files:write": "/post export uploads the CSV (files.getUploadURLExternal)",
+    "channels:history": "after a lost answer, find the approval message or reply Slack did post",
+    "im:history": "after a lost answer, find the DM Slack did post",
 }
 
 

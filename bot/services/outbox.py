@@ -19,7 +19,7 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 from sqlalchemy import and_, or_, update
 from sqlmodel import Session, col, select
 
-from bot.clock import Clock
+from bot.clock import Clock, as_utc
 from bot.db import repo
 from bot.db.engine import Database
 from bot.db.tables import OutboxMessage, Post
@@ -29,6 +29,7 @@ from bot.slack.views import approval as messages
 log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 15
+SEARCH_MARGIN = timedelta(minutes=15)
 LEASE = timedelta(seconds=60)
 # Slack errors that another try will not fix.
 _RETRYABLE_ERRORS = {"ratelimited", "internal_error", "fatal_error", "service_unavailable", "request_timeout"}
@@ -184,13 +185,18 @@ class SlackOutbox:
 
     def _send(self, row: OutboxMessage) -> None:
         kind = Kind(row.kind)
+        retrying = _maybe_sent_before(row)
         if kind in (Kind.DM, Kind.CHANNEL):
             message = row.payload["message"]
+            channel = row.payload["user"] if kind is Kind.DM else row.payload["channel"]
+            if retrying and self._find_in_history(channel, row, dm=kind is Kind.DM):
+                return
             self._client.chat_postMessage(
-                channel=row.payload["user"] if kind is Kind.DM else row.payload["channel"],
+                channel=channel,
                 text=message["text"],
                 blocks=message["blocks"],
                 unfurl_links=False,
+                metadata=_outbox_metadata(row),
             )
             return
         assert row.post_id is not None
@@ -200,6 +206,8 @@ class SlackOutbox:
         if kind is Kind.APPROVAL_REQUEST:
             if post.message_ts is not None:
                 return  # delivered before a crash; the ts was saved
+            if retrying and self._adopt_posted_root(post):
+                return
             message = messages.build_root_message(snapshot)
             response = self._client.chat_postMessage(
                 channel=post.approval_channel_id,
@@ -209,27 +217,27 @@ class SlackOutbox:
                 unfurl_media=False,
                 metadata={"event_type": "postgate_post", "event_payload": {"post_id": post.id}},
             )
-            ts = str(response["ts"])
-            channel = str(response.get("channel") or post.approval_channel_id)
-            permalink = self._permalink(channel, ts)
-            with self._db.write() as session:
-                session.execute(
-                    update(Post)
-                    .where(and_(col(Post.id) == post.id, col(Post.message_ts).is_(None)))
-                    .values(message_ts=ts, approval_channel_id=channel, permalink=permalink),
-                    execution_options={"synchronize_session": False},
-                )
+            self._save_root(
+                post, str(response.get("channel") or post.approval_channel_id), str(response["ts"])
+            )
             return
         if post.message_ts is None:
             raise NotReady
         if kind is Kind.AUTHOR_CONFIRMATION:
+            if retrying and self._find_in_history(post.author_id, row, dm=True):
+                return
             message = messages.build_author_confirmation(snapshot)
             self._client.chat_postMessage(
-                channel=post.author_id, text=message["text"], blocks=message["blocks"]
+                channel=post.author_id,
+                text=message["text"],
+                blocks=message["blocks"],
+                metadata=_outbox_metadata(row),
             )
         elif kind is Kind.ROOT_REFRESH:
             self._refresh_root(post, snapshot_message=messages.build_root_message(snapshot))
         elif kind is Kind.THREAD_REPLY:
+            if retrying and self._find_in_thread(post, row):
+                return
             message = row.payload["message"]
             self._client.chat_postMessage(
                 channel=post.approval_channel_id,
@@ -237,7 +245,85 @@ class SlackOutbox:
                 text=message["text"],
                 blocks=message["blocks"],
                 unfurl_links=False,
+                metadata=_outbox_metadata(row),
             )
+
+    # --- finding what an earlier try already posted --------------------------------------------------
+    # A try whose answer was lost (timeout, 5xx after Slack acted, a crash before "sent" was recorded)
+    # may have posted. Every message carries its outbox id (the root its post id) as message metadata, so
+    # a retry looks for it first and keeps it instead of posting a duplicate. If Slack will not let
+    # Postgate read the conversation, it posts again: a duplicate is better than a lost report.
+
+    def _save_root(self, post: Post, channel: str, ts: str) -> None:
+        permalink = self._permalink(channel, ts)
+        with self._db.write() as session:
+            session.execute(
+                update(Post)
+                .where(and_(col(Post.id) == post.id, col(Post.message_ts).is_(None)))
+                .values(message_ts=ts, approval_channel_id=channel, permalink=permalink),
+                execution_options={"synchronize_session": False},
+            )
+
+    def _adopt_posted_root(self, post: Post) -> bool:
+        found = self._search(
+            "conversations_history",
+            channel=post.approval_channel_id,
+            oldest=post.created_at,
+            match=lambda payload, event: event == "postgate_post" and payload.get("post_id") == post.id,
+        )
+        if found is None:
+            return False
+        log.info("post %s: the approval message was posted by an earlier try; keeping it", post.id)
+        self._save_root(post, post.approval_channel_id, found)
+        return True
+
+    def _find_in_thread(self, post: Post, row: OutboxMessage) -> bool:
+        return (
+            self._search(
+                "conversations_replies",
+                channel=post.approval_channel_id,
+                ts=post.message_ts,
+                oldest=row.created_at,
+                match=_is_row(row),
+            )
+            is not None
+        )
+
+    def _find_in_history(self, channel: str, row: OutboxMessage, *, dm: bool) -> bool:
+        if dm:
+            try:
+                channel = str(self._client.conversations_open(users=channel)["channel"]["id"])
+            except (SlackApiError, SlackClientError, KeyError):
+                return False
+        return (
+            self._search("conversations_history", channel=channel, oldest=row.created_at, match=_is_row(row))
+            is not None
+        )
+
+    def _search(
+        self, method: str, *, channel: str, oldest: datetime, match: Any, ts: str | None = None
+    ) -> str | None:
+        arguments: dict[str, Any] = {
+            "channel": channel,
+            # Generous: Slack's clock and ours may disagree, and the scan is small either way.
+            "oldest": f"{as_utc(oldest).timestamp() - SEARCH_MARGIN.total_seconds():.6f}",
+            "include_all_metadata": True,
+            "limit": 200,
+        }
+        if ts is not None:
+            arguments["ts"] = ts
+        try:
+            response = getattr(self._client, method)(**arguments)
+        except (SlackApiError, SlackClientError) as error:
+            log.warning("could not check %s for an earlier delivery (%s)", channel, type(error).__name__)
+            return None
+        for message in response.get("messages") or []:
+            metadata = message.get("metadata") or {}
+            if message.get("bot_id") and match(
+                metadata.get("event_payload") or {}, metadata.get("event_type")
+            ):
+                return str(message["ts"])
+        return None
 
     def _refresh_root(self, post: Post, *, snapshot_message: dict[str, Any]) -> None:
         with self._db.read() as session:
@@ -311,6 +397,19 @@ class SlackOutbox:
             .values(lease_owner=None, lease_expires_at=None, **values),
             execution_options={"synchronize_session": False},
         )
+
+
+def _outbox_metadata(row: OutboxMessage) -> dict[str, Any]:
+    return {"event_type": "postgate_outbox", "event_payload": {"outbox_id": row.id}}
+
+
+def _is_row(row: OutboxMessage) -> Any:
+    return lambda payload, event: event == "postgate_outbox" and payload.get("outbox_id") == row.id
+
+
+def _maybe_sent_before(row: OutboxMessage) -> bool:
+    """An earlier try may have reached Slack: it was tried and failed, or its deliverer died holding it."""
+    return row.attempts > 0 or row.lease_owner is not None
 
 
 def _retry_after(error: SlackApiError) -> float | None:

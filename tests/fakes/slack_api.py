@@ -69,6 +69,8 @@ class _Fault:
     error: str
     retry_after: int | None
     remaining: int
+    #: Do the work (store the message), then answer with the failure: "sent, but the answer was lost".
+    after_processing: bool = False
 
 
 class _Server(ThreadingHTTPServer):
@@ -519,12 +521,17 @@ class FakeSlack:
         error: str = "ratelimited",
         retry_after: int | None = 1,
         times: int = 1,
+        after_processing: bool = False,
     ) -> None:
         """The next `times` calls of `method` fail: 429 with Retry-After, another HTTP status, or with
         status 200 a plain `ok: false` answer, e.g. `fail_next("chat.update", status=200, error="x")`.
+        With `after_processing` the call takes effect first (the message is posted) and only the answer
+        fails, as when a connection drops after Slack acted.
         """
         with self._lock:
-            self._faults.setdefault(method, []).append(_Fault(status, error, retry_after, times))
+            self._faults.setdefault(method, []).append(
+                _Fault(status, error, retry_after, times, after_processing)
+            )
 
     def reset_faults(self) -> None:
         with self._lock:
@@ -566,6 +573,7 @@ class FakeSlack:
         spec = METHODS.get(method)
         if spec is None:
             raise ApiError("unknown_method", req_method=method)
+        late: _Fault | None = None
         with self._lock:
             faults = self._faults.get(method)
             if faults:
@@ -574,7 +582,9 @@ class FakeSlack:
                 if fault.remaining <= 0:
                     faults.pop(0)
                 retry_after = fault.retry_after if fault.status == 429 else None
-                raise ApiError(fault.error, status=fault.status, retry_after=retry_after)
+                if not fault.after_processing:
+                    raise ApiError(fault.error, status=fault.status, retry_after=retry_after)
+                late = fault
         if not token:
             raise ApiError("not_authed")
         expected, other = (
@@ -596,7 +606,12 @@ class FakeSlack:
                     raise ApiError(specific[0])
                 raise ApiError("invalid_arguments", f"[ERROR] missing required field: {name}")
         with self._lock:
-            return self._methods.call(method, copy.deepcopy(params))
+            result = self._methods.call(method, copy.deepcopy(params))
+        if late is not None:
+            raise ApiError(
+                late.error, status=late.status, retry_after=late.retry_after if late.status == 429 else None
+            )
+        return result
 
     def _serve_hook(self, token: str, raw: bytes) -> tuple[int, str]:
         try:
