@@ -25,6 +25,7 @@ from slack_sdk.http_retry.builtin_handlers import ConnectionErrorRetryHandler, R
 from waitress.server import create_server
 
 from bot.clock import Clock, SystemClock
+from bot.db import repo
 from bot.db.engine import Database, make_engine
 from bot.db.migrate import upgrade
 from bot.db.single import DispatcherLock
@@ -66,6 +67,7 @@ class Postgate:
     runner: SchedulerRunner
     bolt: App
     web: WebApp
+    owner: str = ""
 
 
 def slack_clients(settings: Settings) -> tuple[WebClient, WebClient]:
@@ -208,6 +210,7 @@ def build(
         runner=runner,
         bolt=bolt,
         web=web,
+        owner=owner,
     )
 
 
@@ -267,13 +270,48 @@ def run(settings: Settings) -> int:
         if socket_handler is not None:
             socket_handler.close()
         server.close()
-        # Let in-flight submissions finish and record their outcome before the database goes.
-        app.runner.shutdown(wait=True)
-        app.outbox.deliver_due()
+        clean = drain(app, deadline=settings.shutdown_seconds)
         app.db.dispose()
         if lock is not None:
             lock.release()
+        if not clean:
+            # The hung provider call runs on a worker thread the interpreter would wait for at exit;
+            # its post is already handed back, so leave now, as the deadline promised.
+            logging.shutdown()
+            os._exit(0)
     return 0
+
+
+def drain(app: Postgate, *, deadline: float) -> bool:
+    """Graceful stop within `deadline` seconds: take no new work, let in-flight submissions finish (or
+    hand their posts back), and deliver the Slack messages already owed. False when work was cut off."""
+    started = time.monotonic()
+    clean = True
+    app.runner.stop_taking_work()
+    waiter = threading.Thread(target=app.runner.shutdown, kwargs={"wait": True}, name="drain", daemon=True)
+    waiter.start()
+    waiter.join(timeout=deadline * 0.6)
+    if waiter.is_alive():
+        # A provider call is still out. Its post goes back now (lease expired) instead of when the lease
+        # would have run out; whoever claims it next reconciles with the provider before resending.
+        with app.db.write() as session:
+            released = repo.release_leases(session, owner=app.owner, now=app.clock.now())
+        log.warning(
+            "stopping with submissions in flight; %s post(s) handed back for reconciliation", released
+        )
+        clean = False
+    while time.monotonic() - started < deadline:
+        try:
+            more = app.outbox.deliver_due()
+        except Exception:
+            log.exception("flushing the Slack outbox at shutdown failed")
+            break
+        if not more:
+            break
+    pending = app.outbox.pending_count()
+    if pending:
+        log.info("%s Slack message(s) still owed; they are delivered after the next start", pending)
+    return clean
 
 
 def _connect_socket_mode(app: Postgate) -> Any:

@@ -128,6 +128,7 @@ class Settings(BaseSettings):
     provider_timeout_seconds: float = Field(
         default=20.0, gt=0, validation_alias=_env("POSTGATE_PROVIDER_TIMEOUT")
     )
+    shutdown_seconds: float = Field(default=25.0, gt=0, validation_alias=_env("POSTGATE_SHUTDOWN_SECONDS"))
     log_level: str = Field(default="INFO", validation_alias=_env("POSTGATE_LOG_LEVEL"))
 
     @field_validator("approvers", "admins", mode="before")

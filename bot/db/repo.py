@@ -316,6 +316,17 @@ def take_lease(
     return Claim(post_id=row[0], claims=row[1], owner=owner) if row else None
 
 
+def release_leases(session: Session, *, owner: str, now: datetime) -> int:
+    """Hand back every post `owner` holds (at shutdown), so another dispatcher may claim it at once."""
+    result = session.execute(
+        update(Post)
+        .where(col(Post.lease_owner) == owner, col(Post.lease_expires_at) > now)
+        .values(lease_expires_at=now, updated_at=now),
+        execution_options={"synchronize_session": False},
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
 def fenced_post(session: Session, claim: Claim) -> Post | None:
     """The claimed post, locked, if this dispatcher still holds the lease; None when it was lost."""
     post = session.exec(

@@ -127,6 +127,12 @@ class SchedulerRunner:
             replace_existing=True,
         )
 
+    def stop_taking_work(self) -> None:
+        """No new claims: the dispatcher and housekeeper stop being scheduled; the outbox keeps going."""
+        for name in (DISPATCH, HOUSEKEEPING, TAKE_OVER):
+            if self._scheduler.running and self._scheduler.get_job(name) is not None:
+                self._scheduler.remove_job(name)
+
     def shutdown(self, *, wait: bool = True) -> None:
         if self._scheduler.running:
             self._scheduler.shutdown(wait=wait)

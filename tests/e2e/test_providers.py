@@ -175,6 +175,8 @@ def app_env(fakes: Fakes, database_url: str, **extra: str) -> dict[str, str]:
         "POSTORIA_WORKSPACE_ID": str(fakes.postoria.workspace_id),
         "POSTORIA_BASE_URL": fakes.postoria.url,
         "POSTGATE_SWEEP_SECONDS": "2",
+        # The daily digest would land among the approval requests these tests count.
+        "POSTGATE_DIGEST_TIME": "off",
         "POSTGATE_FOLLOW_POLL_SECONDS": "0.5",
         **extra,
     }

@@ -40,6 +40,7 @@ class World:
                 "DATABASE_URL": f"sqlite:///{self.tmp_path / 'postgate.db'}",
                 "POSTGATE_APPROVAL_CHANNEL": APPROVALS,
                 "POSTGATE_APPROVERS": ANA,
+                "POSTGATE_DIGEST_TIME": "off",
                 "PUBLORA_API_KEY": PUBLORA_KEY,
                 "PUBLORA_BASE_URL": self.publora.url,
                 **env,

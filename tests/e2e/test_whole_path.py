@@ -101,6 +101,7 @@ def world(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[World]:
             "PUBLORA_API_KEY": "sk_test_0123456789.abcdef",
             "PUBLORA_BASE_URL": publora.url,
             "POSTGATE_SWEEP_SECONDS": "5",
+            "POSTGATE_DIGEST_TIME": "off",
             "POSTGATE_FOLLOW_POLL_SECONDS": "0.5",
         },
         log_path=tmp_path / "postgate.log",
