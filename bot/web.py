@@ -109,8 +109,9 @@ class WebApp:
         environ["wsgi.input"] = io.BytesIO(body)
         try:
             return self._slack(environ, start_response)
-        except Exception:
-            log.exception("could not handle a signed Slack request")
+        except Exception as error:
+            # Signed, but not a shape Slack sends (Bolt's own parsing failed): refused, and said in one line.
+            log.warning("a signed Slack request could not be parsed (%s); answered 400", type(error).__name__)
             return _respond(start_response, "400 Bad Request", {"error": "malformed request"})
 
 

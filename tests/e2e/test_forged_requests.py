@@ -55,3 +55,11 @@ def test_forged_payloads_change_nothing(world_factory: Callable[..., World]) -> 
     assert _text(current) == before and "postgate_approve" in _buttons(current)
     assert world.replies(target) == [] and world.publora.requests("create-post") == []
     assert AUTHOR in before
+
+
+def test_an_expired_trigger_tells_the_user_instead_of_failing(world_factory: Callable[..., World]) -> None:  # noqa: F811
+    world = world_factory()
+    world.slack.trigger_ttl = 0.0  # the trigger is dead before Postgate can use it (a slow network)
+    response = world.client.slash_command(EVE, "/post", "", channel_id="C0GENERAL")
+    assert response.status_code == 200
+    assert "did not let Postgate open the composer" in world.ephemeral(EVE, "composer")

@@ -97,7 +97,19 @@ def open_composer(
 
     view = build(accounts if tz_name else None, tz)
     opener = client.views_push if push else client.views_open
-    response = opener(trigger_id=trigger_id, view=view)
+    try:
+        response = opener(trigger_id=trigger_id, view=view)
+    except SlackApiError as error:
+        # Most often an expired trigger: Slack gives 3 s, and a slow network can eat them.
+        code = error.response.get("error")
+        log.warning("the composer could not be opened for %s: %s", user_id, code)
+        tell(
+            client,
+            channel=origin_channel,
+            user=user_id,
+            text=f"Slack did not let Postgate open the composer ({code}). Please try again.",
+        )
+        return
     if accounts is not None and tz_name is not None:
         return
     opened: dict[str, Any] = response.get("view") or {}

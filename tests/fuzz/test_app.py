@@ -1,0 +1,131 @@
+"""Property-based, against Postgate running as its own process: random and malformed slash commands,
+button payloads, modal submissions and events, signed as Slack would, from people who may not act. No
+request gets a 5xx, the process logs no unhandled error, and nothing changes."""
+
+from __future__ import annotations
+
+import json
+import urllib.parse
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from tests.e2e.harness import message_text as _text
+from tests.e2e.test_workflow import EVE, World, world_factory  # noqa: F401 - the fixture
+
+pytestmark = pytest.mark.e2e
+
+ACTIONS = [
+    "postgate_approve",
+    "postgate_reject",
+    "postgate_request_changes",
+    "postgate_cancel",
+    "postgate_edit",
+    "postgate_withdraw",
+    "postgate_reschedule",
+    "postgate_publish_now",
+    "postgate_retry",
+    "postgate_history",
+    "postgate_open_settings",
+    "postgate_add_rule",
+    "postgate_remove_rule",
+    "postgate_home_refresh",
+    "nonsense",
+]
+CALLBACKS = [
+    "postgate_compose",
+    "postgate_reject_reason",
+    "postgate_request_changes",
+    "postgate_reschedule",
+    "postgate_settings",
+    "postgate_settings_rule",
+    "unknown",
+]
+junk = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=30),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=12), children, max_size=4)
+    ),
+    max_leaves=20,
+)
+values = st.one_of(st.text(max_size=20), st.sampled_from(["1:1", "1", "1:999", "-5:1", "2:1", "0", "1:x"]))
+users = st.sampled_from([EVE, "U0STRANGER", "", "W123"])
+
+
+def _action(user: str, action: str, value: str, extra: Any) -> dict[str, Any]:
+    return {
+        "type": "block_actions",
+        "user": {"id": user, "team_id": "T0POSTGATE"},
+        "team": {"id": "T0POSTGATE"},
+        "trigger_id": "1.2.forged",
+        "channel": {"id": "C0APPROVALS"},
+        "actions": [{"action_id": action, "block_id": "x", "type": "button", "value": value}],
+        "junk": extra,
+    }
+
+
+def _view(user: str, callback: str, state: Any, metadata: str) -> dict[str, Any]:
+    return {
+        "type": "view_submission",
+        "user": {"id": user, "team_id": "T0POSTGATE"},
+        "team": {"id": "T0POSTGATE"},
+        "view": {
+            "id": "V1",
+            "callback_id": callback,
+            "private_metadata": metadata,
+            "state": {"values": state},
+        },
+    }
+
+
+payloads = st.one_of(
+    st.builds(_action, users, st.sampled_from(ACTIONS), values, junk),
+    st.builds(
+        _view,
+        users,
+        st.sampled_from(CALLBACKS),
+        st.dictionaries(
+            st.text(max_size=15), st.dictionaries(st.text(max_size=15), junk, max_size=2), max_size=4
+        ),
+        st.one_of(st.text(max_size=40), st.just('{"post_id": 1, "version": 1}'), st.just('{"revision": 0}')),
+    ),
+)
+
+
+def test_random_requests_change_nothing_and_never_fail(world_factory: Callable[..., World]) -> None:  # noqa: F811
+    world = world_factory()
+    root = world.draft("Fuzz target", [world.x])
+    before = _text(world.current(root))
+    posted_before = len(world.slack.calls("chat.postMessage"))
+    statuses: list[int] = []
+
+    @settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+    @given(payloads, st.text(max_size=60))
+    def hammer(payload: dict[str, Any], command_text: str) -> None:
+        body = urllib.parse.urlencode({"payload": json.dumps(payload)}).encode()
+        statuses.append(world.client.send_raw(body).status_code)
+        command = urllib.parse.urlencode(
+            {
+                "command": "/post",
+                "text": command_text,
+                "user_id": EVE,
+                "team_id": "T0POSTGATE",
+                "channel_id": "C0GENERAL",
+                "trigger_id": "1.2.forged",
+            }
+        ).encode()
+        statuses.append(world.client.send_raw(command).status_code)
+        raw = json.dumps(payload).encode()
+        statuses.append(world.client.send_raw(raw, content_type="application/json").status_code)
+
+    hammer()
+    assert statuses and all(status < 500 for status in statuses), sorted(set(statuses))
+    assert _text(world.current(root)) == before
+    assert world.replies(root) == [] and world.publora.requests("create-post") == []
+    # No message was posted for anyone (ephemeral refusals are not messages).
+    posted = [c for c in world.slack.calls("chat.postMessage")[posted_before:] if c["ok"]]
+    assert all(c["params"].get("channel") in (EVE, "U0STRANGER") for c in posted), posted
+    assert "Traceback" not in world.app.logs()
