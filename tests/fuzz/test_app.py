@@ -102,7 +102,14 @@ def test_random_requests_change_nothing_and_never_fail(world_factory: Callable[.
     posted_before = len(world.slack.calls("chat.postMessage"))
     statuses: list[int] = []
 
-    @settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+    # Derandomized: CI must be reproducible; a new failure found locally is kept as an explicit case.
+    @settings(
+        max_examples=150,
+        deadline=None,
+        suppress_health_check=list(HealthCheck),
+        database=None,
+        derandomize=True,
+    )
     @given(payloads, st.text(max_size=60))
     def hammer(payload: dict[str, Any], command_text: str) -> None:
         body = urllib.parse.urlencode({"payload": json.dumps(payload)}).encode()

@@ -117,10 +117,22 @@ def _modal_action(
 
 
 def _open(client: WebClient, body: dict[str, Any], view: Any) -> None:
-    if (body.get("view") or {}).get("type") == "modal":
-        client.views_push(trigger_id=body["trigger_id"], view=view)
-    else:
-        client.views_open(trigger_id=body["trigger_id"], view=view)
+    """Open `view` (on top of the clicked modal, if any); an expired trigger is told, not raised."""
+    try:
+        if (body.get("view") or {}).get("type") == "modal":
+            client.views_push(trigger_id=str(body.get("trigger_id", "")), view=view)
+        else:
+            client.views_open(trigger_id=str(body.get("trigger_id", "")), view=view)
+    except SlackApiError as error:
+        code = error.response.get("error")
+        _, user, channel = _who(body)
+        log.warning("a modal could not be opened for %s: %s", user, code)
+        tell(
+            client,
+            channel=channel,
+            user=user,
+            text=f"Slack did not let Postgate open that ({code}). Try again.",
+        )
 
 
 def _reject_view(_services: Services, _team: str, _user: str, post_id: int, version: int | None) -> Any:
@@ -157,7 +169,7 @@ def handle_edit_button(ack: Ack, body: dict[str, Any], client: WebClient, servic
     open_composer(
         client,
         services,
-        trigger_id=body["trigger_id"],
+        trigger_id=str(body.get("trigger_id", "")),
         user_id=user,
         team_id=team,
         editing=snapshot,
@@ -191,7 +203,7 @@ def handle_open_settings(ack: Ack, body: dict[str, Any], client: WebClient, serv
     if not services.workflow.is_admin(team, user):
         tell(client, channel=channel, user=user, text=build_settings_denied_message())
         return
-    client.views_open(trigger_id=body["trigger_id"], view=settings_view(services, team))
+    _open(client, body, settings_view(services, team))
 
 
 def settings_view(services: Services, team: str) -> Any:
@@ -216,7 +228,7 @@ def handle_add_rule(ack: Ack, body: dict[str, Any], client: WebClient, services:
         groups=services.workflow.list_groups(),
         groups_unavailable=services.workflow.groups_unavailable,
     )
-    client.views_push(trigger_id=body["trigger_id"], view=view)
+    _open(client, body, view)
 
 
 def handle_remove_rule(ack: Ack, body: dict[str, Any], client: WebClient, services: Services) -> None:
