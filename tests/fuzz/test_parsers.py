@@ -67,7 +67,10 @@ views = st.fixed_dictionaries(
 )
 NOW = datetime(2026, 11, 21, 10, 0, tzinfo=UTC)
 UTC_ZONE = ZoneInfo("UTC")
-FUZZ = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+# Derandomized: CI must be reproducible; run with a random seed locally to explore further.
+FUZZ = settings(
+    max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow], derandomize=True
+)
 
 
 @FUZZ

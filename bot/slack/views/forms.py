@@ -92,7 +92,7 @@ def parse_compose(view: Mapping[str, Any]) -> ComposeInput:
     publish_at = None
     if wants_time and isinstance(raw_time, int | float):
         publish_at = datetime.fromtimestamp(int(raw_time), UTC)
-    metadata = _metadata(view)
+    metadata = view_metadata(view)
     chosen = [_file_item(f) for f in _value(values, Block.MEDIA_FILES, Action.MEDIA_FILES).get("files") or []]
     files = tuple(f for f in chosen if f is not None)
     if not files:
@@ -225,7 +225,8 @@ def errors_for_slack(
     return mapped
 
 
-def _metadata(view: Mapping[str, Any]) -> dict[str, Any]:
+def view_metadata(view: Mapping[str, Any]) -> dict[str, Any]:
+    """A modal's private_metadata as a dict; empty when it is missing or not ours."""
     try:
         data = json.loads(view.get("private_metadata") or "{}")
     except ValueError:
@@ -243,21 +244,21 @@ def _comment(view: Mapping[str, Any], block: str, action: str) -> str:
 
 def parse_reject(view: Mapping[str, Any]) -> tuple[int | None, int | None, str]:
     """(post id, version the approver saw, reason) from the reject modal."""
-    metadata = _metadata(view)
+    metadata = view_metadata(view)
     reason = _comment(view, Block.REJECT_REASON, Action.REJECT_REASON)
     return _int(metadata.get("post_id")), _int(metadata.get("version")), reason
 
 
 def parse_request_changes(view: Mapping[str, Any]) -> tuple[int | None, int | None, str]:
     """(post id, version the approver saw, comment) from the request-changes modal."""
-    metadata = _metadata(view)
+    metadata = view_metadata(view)
     comment = _comment(view, Block.CHANGES_COMMENT, Action.CHANGES_COMMENT)
     return _int(metadata.get("post_id")), _int(metadata.get("version")), comment
 
 
 def parse_reschedule(view: Mapping[str, Any]) -> tuple[int | None, int | None, datetime | None]:
     """(post id, version, the new time in UTC or None when none was picked) from the reschedule modal."""
-    metadata = _metadata(view)
+    metadata = view_metadata(view)
     raw = _value(_values(view), Block.NEW_TIME, Action.NEW_TIME).get("selected_date_time")
     when = datetime.fromtimestamp(int(raw), UTC) if isinstance(raw, int | float) else None
     return _int(metadata.get("post_id")), _int(metadata.get("version")), when
@@ -274,8 +275,8 @@ def parse_button_value(value: Any) -> tuple[int, int | None] | None:
     The value comes from the client: it says which post was clicked, never who may act on it.
     """
     match = _BUTTON_VALUE.match(value) if isinstance(value, str) else None
-    if match is None:
-        return None
+    if match is None or int(match[1]) == 0:
+        return None  # post ids start at 1
     return int(match[1]), int(match[2]) if match[2] is not None else None
 
 
