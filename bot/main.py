@@ -14,6 +14,7 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass
+from datetime import timedelta
 from types import FrameType
 from typing import Any
 
@@ -140,8 +141,8 @@ def build(
         owner=owner,
         media=media,
         tuning=DispatchTuning(
-            follow_poll=_seconds(settings.follow_poll_seconds),
-            lease=_seconds(settings.dispatch_lease_seconds),
+            follow_poll=timedelta(seconds=settings.follow_poll_seconds),
+            lease=timedelta(seconds=settings.dispatch_lease_seconds),
         ),
         on_outbox=lambda: runner_ref["runner"].wake_outbox(),
     )
@@ -212,12 +213,6 @@ def build(
         web=web,
         owner=owner,
     )
-
-
-def _seconds(value: float) -> Any:
-    from datetime import timedelta
-
-    return timedelta(seconds=value)
 
 
 class _Stop(Exception):

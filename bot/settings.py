@@ -5,12 +5,15 @@ Built once by the composition root (`bot.main`) and passed down; never at import
 
 from __future__ import annotations
 
+from datetime import time
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from bot.domain.workspace import RuleSetting, WorkspaceSettings
 from bot.providers.ratelimit import RateLimit
 
 DEFAULT_SLACK_API_URL = "https://slack.com/api/"
@@ -152,20 +155,14 @@ class Settings(BaseSettings):
     @field_validator("default_tz")
     @classmethod
     def _zone(cls, value: str) -> str:
-        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
         try:
             ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError):
             raise ValueError(f"POSTGATE_DEFAULT_TZ: unknown time zone {value!r}") from None
         return value
 
-    def workspace_defaults(self) -> Any:
+    def workspace_defaults(self) -> WorkspaceSettings:
         """The settings a workspace starts with, before an admin changes them in Slack."""
-        from datetime import time
-
-        from bot.domain.workspace import RuleSetting, WorkspaceSettings
-
         users = [a for a in self.approvers if not a.startswith("S")]
         groups = [a for a in self.approvers if a.startswith("S")]
         digest = None if self.digest_time == "off" else time.fromisoformat(self.digest_time)

@@ -11,17 +11,22 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, func, or_, update
-from sqlmodel import Session, col, select
+from sqlalchemy import and_, delete, func, or_, update
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, SQLModel, col, select
 
+from bot.clock import as_utc
 from bot.db.tables import (
     AccountResult,
     AuditEvent,
     Decision,
+    DigestRun,
     OutboxMessage,
     Post,
     PostVersion,
     PublishAttempt,
+    SlackEventSeen,
+    WorkspaceSettingsRow,
 )
 from bot.domain.model import PostStatus
 from bot.errors import PostNotFound
@@ -48,6 +53,19 @@ def get_version(session: Session, *, post_id: int, version: int) -> PostVersion:
     return row
 
 
+@dataclass(frozen=True)
+class VersionContent:
+    """Everything one version of a post publishes, as it is stored."""
+
+    text: str
+    targets: list[dict[str, Any]]
+    media: list[dict[str, Any]]
+    queue: dict[str, Any] | None
+    overrides: dict[str, str] | None
+    first_comment: str | None
+    content_hash: str
+
+
 def add_post(
     session: Session,
     *,
@@ -55,16 +73,10 @@ def add_post(
     author_id: str,
     author_tz: str,
     approval_channel_id: str,
-    text: str,
-    targets: list[dict[str, Any]],
+    content: VersionContent,
     requested_time: datetime | None,
     required_approvals: int,
     now: datetime,
-    media: list[dict[str, Any]] | None = None,
-    queue: dict[str, Any] | None = None,
-    overrides: dict[str, str] | None = None,
-    first_comment: str | None = None,
-    content_hash: str | None = None,
     next_reminder_at: datetime | None = None,
 ) -> Post:
     post = Post(
@@ -83,56 +95,40 @@ def add_post(
     session.add(post)
     session.flush()
     assert post.id is not None
-    session.add(
-        PostVersion(
-            post_id=post.id,
-            version=1,
-            text=text,
-            targets=targets,
-            media=media or [],
-            queue=queue,
-            overrides=overrides,
-            first_comment=first_comment,
-            content_hash=content_hash,
-            created_by=author_id,
-            created_at=now,
-        )
-    )
+    _insert_version(session, post_id=post.id, number=1, content=content, created_by=author_id, now=now)
     record_audit(session, post_id=post.id, actor=author_id, action="created", to_status=post.status, at=now)
     return post
 
 
 def add_version(
-    session: Session,
-    *,
-    post: Post,
-    text: str,
-    targets: list[dict[str, Any]],
-    media: list[dict[str, Any]],
-    queue: dict[str, Any] | None,
-    overrides: dict[str, str] | None,
-    first_comment: str | None,
-    content_hash: str,
-    created_by: str,
-    now: datetime,
+    session: Session, *, post: Post, content: VersionContent, created_by: str, now: datetime
 ) -> PostVersion:
     """A new version of `post` (earlier versions are never changed); the post now points at it."""
     assert post.id is not None
+    version = _insert_version(
+        session, post_id=post.id, number=post.version + 1, content=content, created_by=created_by, now=now
+    )
+    post.version = version.version
+    return version
+
+
+def _insert_version(
+    session: Session, *, post_id: int, number: int, content: VersionContent, created_by: str, now: datetime
+) -> PostVersion:
     version = PostVersion(
-        post_id=post.id,
-        version=post.version + 1,
-        text=text,
-        targets=targets,
-        media=media,
-        queue=queue,
-        overrides=overrides,
-        first_comment=first_comment,
-        content_hash=content_hash,
+        post_id=post_id,
+        version=number,
+        text=content.text,
+        targets=content.targets,
+        media=content.media,
+        queue=content.queue,
+        overrides=content.overrides,
+        first_comment=content.first_comment,
+        content_hash=content.content_hash,
         created_by=created_by,
         created_at=now,
     )
     session.add(version)
-    post.version = version.version
     return version
 
 
@@ -350,8 +346,6 @@ def next_due_time(session: Session) -> datetime | None:
     candidates = [v for v in (value, lease) if v is not None]
     if not candidates:
         return None
-    from bot.clock import as_utc
-
     return min(as_utc(v) for v in candidates)
 
 
@@ -571,29 +565,15 @@ def next_housekeeping_time(session: Session) -> datetime | None:
     candidates = [v for v in (reminder, missed) if v is not None]
     if not candidates:
         return None
-    from bot.clock import as_utc
-
     return min(as_utc(v) for v in candidates)
 
 
 def claim_digest(session: Session, *, team_id: str, day: str, now: datetime) -> bool:
     """True for the one caller that owes `day`'s digest (the primary key refuses every other)."""
-    from sqlalchemy.exc import IntegrityError
-
-    from bot.db.tables import DigestRun
-
-    try:
-        with session.begin_nested():
-            session.add(DigestRun(team_id=team_id, day=day, created_at=now))
-            session.flush()
-    except IntegrityError:
-        return False
-    return True
+    return _insert_once(session, DigestRun(team_id=team_id, day=day, created_at=now))
 
 
 def active_teams(session: Session) -> list[str]:
-    from bot.db.tables import WorkspaceSettingsRow
-
     teams = set(session.exec(select(Post.team_id).distinct()))
     teams |= set(session.exec(select(WorkspaceSettingsRow.team_id)))
     return sorted(t for t in teams if t)
@@ -601,13 +581,14 @@ def active_teams(session: Session) -> list[str]:
 
 def first_sight_of_event(session: Session, *, event_id: str, now: datetime) -> bool:
     """True the first time `event_id` is seen (on any replica); False for Slack's retries of it."""
-    from sqlalchemy.exc import IntegrityError
+    return _insert_once(session, SlackEventSeen(event_id=event_id, seen_at=now))
 
-    from bot.db.tables import SlackEventSeen
 
+def _insert_once(session: Session, row: SQLModel) -> bool:
+    """Insert `row` unless its primary key exists: the database decides which replica goes first."""
     try:
         with session.begin_nested():
-            session.add(SlackEventSeen(event_id=event_id, seen_at=now))
+            session.add(row)
             session.flush()
     except IntegrityError:
         return False
@@ -615,8 +596,4 @@ def first_sight_of_event(session: Session, *, event_id: str, now: datetime) -> b
 
 
 def forget_events_before(session: Session, *, before: datetime) -> None:
-    from sqlalchemy import delete
-
-    from bot.db.tables import SlackEventSeen
-
     session.execute(delete(SlackEventSeen).where(col(SlackEventSeen.seen_at) < before))

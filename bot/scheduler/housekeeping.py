@@ -8,6 +8,7 @@ several replicas running this at once send each reminder, missed notice and dige
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime, timedelta
 
@@ -39,7 +40,7 @@ class Housekeeper:
         clock: Clock,
         workflow: Workflow,
         default_channel: str | None,
-        on_outbox: object = None,
+        on_outbox: Callable[[], None] | None = None,
         events: SlackEvents | None = None,
     ) -> None:
         self._events = events
@@ -47,7 +48,7 @@ class Housekeeper:
         self._clock = clock
         self._workflow = workflow
         self._default_channel = default_channel
-        self._on_outbox = on_outbox if callable(on_outbox) else (lambda: None)
+        self._on_outbox = on_outbox or (lambda: None)
 
     def run_once(self) -> bool:
         owed = self._missed() + self._reminders() + self._digests()

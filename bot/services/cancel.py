@@ -113,15 +113,7 @@ class CancelService:
         now = self._clock.now()
         owner = f"cancel-{uuid.uuid4().hex[:12]}"
         # Group members are looked up (and cached) before the write lock, so no Slack call holds it.
-        with self._db.read() as session:
-            warm = load_snapshot(session, repo.get_post(session, post_id, team_id=team_id))
-        self._workflow.standing(
-            team_id,
-            user_id=user_id,
-            author_id=warm.author_id,
-            targets=warm.policy_targets,
-            approvals=list(warm.approvals),
-        )
+        self._workflow.warm(team_id)
         with self._db.write() as session:
             post = repo.get_post(session, post_id, team_id=team_id)
             snapshot = load_snapshot(session, post)

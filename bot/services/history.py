@@ -13,6 +13,7 @@ from datetime import datetime
 from slack_sdk import WebClient
 from sqlmodel import col, select
 
+from bot.clock import as_utc
 from bot.db import repo
 from bot.db.engine import Database
 from bot.db.tables import AuditEvent, Post, PostVersion
@@ -103,6 +104,4 @@ class HistoryService:
 
 
 def _iso(moment: datetime) -> str:
-    from bot.clock import as_utc
-
     return as_utc(moment).strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -15,7 +15,7 @@ from typing import Any, Protocol
 
 from sqlmodel import Session
 
-from bot.clock import Clock
+from bot.clock import Clock, as_utc
 from bot.db import repo
 from bot.db.engine import Database
 from bot.db.tables import Post
@@ -28,11 +28,8 @@ from bot.errors import InvalidTransition
 from bot.services.outbox import Kind, owe, owe_state_change
 from bot.services.snapshot import (
     PostSnapshot,
-    content_hash,
     load_snapshot,
-    media_to_json,
-    overrides_to_json,
-    queue_to_json,
+    stored_content,
     version_hash,
 )
 from bot.services.workflow import Standing, Workflow
@@ -83,13 +80,6 @@ def next_reminder(
         candidates.append(due - timedelta(minutes=settings.reminder_before_due_minutes))
     future = [c for c in candidates if c > now]
     return min(future) if future else None
-
-
-def targets_json(draft: Draft) -> list[dict[str, str]]:
-    return [
-        {"provider": t.provider, "account_id": t.account_id, "network": t.network.value, "name": t.name}
-        for t in draft.targets
-    ]
 
 
 class PostService:
@@ -157,10 +147,6 @@ class PostService:
             raise InvalidTransition(
                 "No approval channel is set. Ask a Postgate admin to pick one in Settings."
             )
-        targets = targets_json(draft)
-        media = [media_to_json(m) for m in draft.media]
-        queue = queue_to_json(draft.queue) if draft.queue else None
-        overrides = overrides_to_json(draft.overrides)
         rules = self._workflow.rules_for(team_id, _policy_targets(draft))
         with self._db.write() as session:
             post = repo.add_post(
@@ -169,23 +155,10 @@ class PostService:
                 author_id=author_id,
                 author_tz=author_tz,
                 approval_channel_id=channel,
-                text=draft.text,
-                targets=targets,
+                content=stored_content(draft),
                 requested_time=draft.publish_at,
                 required_approvals=max((r.required for r in rules), default=1),
                 now=now,
-                media=media,
-                queue=queue,
-                overrides=overrides,
-                first_comment=draft.first_comment,
-                content_hash=content_hash(
-                    text=draft.text,
-                    targets=targets,
-                    media=media,
-                    queue=queue,
-                    overrides=overrides,
-                    first_comment=draft.first_comment,
-                ),
                 next_reminder_at=next_reminder(since=now, due=draft.publish_at, settings=settings, now=now),
             )
             assert post.id is not None
@@ -245,8 +218,8 @@ class PostService:
     def _act(
         self, *, team_id: str, post_id: int, user_id: str, event: Event, version: int | None
     ) -> Iterator[_Acting]:
-        # Group members and settings are looked up before the row lock, so no Slack call holds it.
-        self._standing(self.snapshot(team_id=team_id, post_id=post_id), user_id)
+        # Group members are looked up before the row lock, so no Slack call holds it.
+        self._workflow.warm(team_id)
         now = self._clock.now()
         with self._db.write() as session:
             post = repo.get_post(session, post_id, team_id=team_id, for_update=True)
@@ -456,29 +429,8 @@ class PostService:
             team_id=team_id, post_id=post_id, user_id=user_id, event=Event.EDITED, version=version
         ) as acting:
             post, session, now = acting.post, acting.session, acting.now
-            targets = targets_json(draft)
-            media = [media_to_json(m) for m in draft.media]
-            queue = queue_to_json(draft.queue) if draft.queue else None
-            overrides = overrides_to_json(draft.overrides)
             new = repo.add_version(
-                session,
-                post=post,
-                text=draft.text,
-                targets=targets,
-                media=media,
-                queue=queue,
-                overrides=overrides,
-                first_comment=draft.first_comment,
-                content_hash=content_hash(
-                    text=draft.text,
-                    targets=targets,
-                    media=media,
-                    queue=queue,
-                    overrides=overrides,
-                    first_comment=draft.first_comment,
-                ),
-                created_by=user_id,
-                now=now,
+                session, post=post, content=stored_content(draft), created_by=user_id, now=now
             )
             rules = self._workflow.rules_for(team_id, _policy_targets(draft))
             post.requested_time = draft.publish_at
@@ -688,8 +640,6 @@ def _check_version(current: int, seen: int | None, event: Event) -> None:
 
 
 def _leased(post: Post, now: datetime) -> bool:
-    from bot.clock import as_utc
-
     return (
         post.lease_owner is not None
         and post.lease_expires_at is not None

@@ -139,6 +139,33 @@ def content_hash(
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
+def stored_content(draft: Draft) -> repo.VersionContent:
+    """A draft as a version stores it, with the fingerprint the approvals will be bound to."""
+    targets: list[dict[str, Any]] = [
+        {"provider": t.provider, "account_id": t.account_id, "network": t.network.value, "name": t.name}
+        for t in draft.targets
+    ]
+    media = [media_to_json(m) for m in draft.media]
+    queue = queue_to_json(draft.queue) if draft.queue else None
+    overrides = overrides_to_json(draft.overrides)
+    return repo.VersionContent(
+        text=draft.text,
+        targets=targets,
+        media=media,
+        queue=queue,
+        overrides=overrides,
+        first_comment=draft.first_comment,
+        content_hash=content_hash(
+            text=draft.text,
+            targets=targets,
+            media=media,
+            queue=queue,
+            overrides=overrides,
+            first_comment=draft.first_comment,
+        ),
+    )
+
+
 def version_hash(version: Any) -> str:
     return content_hash(
         text=version.text,

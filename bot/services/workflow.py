@@ -186,6 +186,11 @@ class Workflow:
             (str(g["id"]), f"@{g.get('handle', '')} · {g.get('name', '')}") for g in groups if g.get("id")
         ]
 
+    def warm(self, team_id: str) -> None:
+        """Look up every rule's group members now, so checks made later under a row lock hit the cache."""
+        for rule in self.settings(team_id).approval_rules():
+            self.resolve(rule)
+
     def resolve(self, rule: ApprovalRule) -> frozenset[str]:
         members: set[str] = set(rule.users)
         for group in rule.groups:

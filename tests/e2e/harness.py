@@ -76,6 +76,12 @@ class AppProcess:
             self.process.kill()
             return self.process.wait()
 
+    def same_app_env(self) -> dict[str, str]:
+        """This process's configuration without what each process sets for itself (its port…), to start
+        another process of the same installation (a replica, or a restart)."""
+        own = {"PORT", "PATH", "PYTHONUNBUFFERED", "POSTGATE_HOST", "SLACK_SIGNING_SECRET"}
+        return {k: v for k, v in self.env.items() if k not in own}
+
     def logs(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 

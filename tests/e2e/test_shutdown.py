@@ -15,8 +15,6 @@ from tests.e2e.test_workflow import ANA, World, world_factory  # noqa: F401 - th
 
 pytestmark = pytest.mark.e2e
 
-_PROCESS_KEYS = ("PORT", "PATH", "PYTHONUNBUFFERED", "POSTGATE_HOST", "SLACK_SIGNING_SECRET")
-
 
 def test_sigterm_mid_submission_stops_in_time_and_the_restart_publishes_once(
     world_factory: Callable[..., World],  # noqa: F811
@@ -35,7 +33,7 @@ def test_sigterm_mid_submission_stops_in_time_and_the_restart_publishes_once(
     # The approval reply owed before the stop was flushed on the way out.
     assert any("approved this post" in r for r in world.replies(root))
 
-    env = {k: v for k, v in world.app.env.items() if k not in _PROCESS_KEYS}
+    env = world.app.same_app_env()
     again = AppProcess(env=env, log_path=tmp_path / "restart.log", cwd=tmp_path).start()
     try:
         world.wait_reply(root, "Published.", timeout=30)

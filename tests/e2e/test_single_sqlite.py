@@ -15,15 +15,13 @@ from tests.fakes.slack_client import SlackClient
 
 pytestmark = pytest.mark.e2e
 
-_PROCESS_KEYS = ("PORT", "PATH", "PYTHONUNBUFFERED", "POSTGATE_HOST", "SLACK_SIGNING_SECRET")
-
 
 def test_a_second_process_on_one_sqlite_file_waits_to_dispatch(
     world_factory: Callable[..., World],  # noqa: F811
     tmp_path: Path,
 ) -> None:
     world = world_factory()
-    env = {k: v for k, v in world.app.env.items() if k not in _PROCESS_KEYS}
+    env = world.app.same_app_env()
     second = AppProcess(env=env, log_path=tmp_path / "second.log", cwd=tmp_path).start()
     client = SlackClient(app_url=second.events_url, signing_secret=SIGNING_SECRET, fake=world.slack)
     try:

@@ -21,7 +21,12 @@ from bot.slack.views.forms import (
     parse_request_changes,
     parse_reschedule,
 )
-from bot.slack.views.settings import build_settings_denied_message, parse_rule, parse_settings
+from bot.slack.views.settings import (
+    build_settings_denied_message,
+    parse_rule,
+    parse_settings,
+    settings_revision,
+)
 
 log = logging.getLogger(__name__)
 
@@ -124,7 +129,7 @@ def handle_settings_submission(
         return
     current, revision = services.workflow.settings_with_revision(team_id)
     # The revision the admin saw: a save based on an older one is refused instead of undoing another's.
-    seen = _revision_seen(view)
+    seen = settings_revision(view)
     settings, errors = parse_settings(view, current=current)
     if errors or settings is None:
         ack(
@@ -170,16 +175,6 @@ def handle_rule_submission(
             client.views_update(view_id=previous, view=settings_view(services, team_id))
         except SlackApiError as error:
             log.info("settings modal not updated: %s", error.response.get("error"))
-
-
-def _revision_seen(view: dict[str, Any]) -> int | None:
-    import json
-
-    try:
-        revision = json.loads(view.get("private_metadata") or "{}").get("revision")
-    except (ValueError, AttributeError):
-        return None
-    return revision if isinstance(revision, int) else None
 
 
 def register(app: App) -> None:

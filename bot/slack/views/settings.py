@@ -44,6 +44,7 @@ from bot.slack.ids import Action, ViewId
 from bot.slack.ids import Block as BlockId
 from bot.slack.views.compose import ProviderAccounts
 from bot.slack.views.format import escape, mention, truncate
+from bot.slack.views.forms import view_metadata
 
 GROUPS_UNAVAILABLE_NOTE = (
     "Slack user groups are not available on this workspace's plan; approvers are the people listed."
@@ -866,3 +867,9 @@ def build_settings_denied_message() -> str:
         "Only Postgate admins can change its settings: the workspace's admins and owners, and the people "
         "they named as Postgate admins. Ask one of them."
     )
+
+
+def settings_revision(view: Mapping[str, Any]) -> int | None:
+    """The settings revision the admin was shown (`build_settings_modal` put it in the metadata)."""
+    revision = view_metadata(view).get("revision")
+    return revision if isinstance(revision, int) else None
