@@ -568,6 +568,11 @@ def next_housekeeping_time(session: Session) -> datetime | None:
     return min(as_utc(v) for v in candidates)
 
 
+def digest_claimed(session: Session, *, team_id: str, day: str) -> bool:
+    """Whether `day`'s digest was already claimed by some replica."""
+    return session.get(DigestRun, (team_id, day)) is not None
+
+
 def claim_digest(session: Session, *, team_id: str, day: str, now: datetime) -> bool:
     """True for the one caller that owes `day`'s digest (the primary key refuses every other)."""
     return _insert_once(session, DigestRun(team_id=team_id, day=day, created_at=now))

@@ -172,6 +172,9 @@ class Housekeeper:
             if local.time().replace(tzinfo=None) < settings.digest_time:
                 continue
             day = local.date().isoformat()
+            with self._db.read() as session:
+                if repo.digest_claimed(session, team_id=team_id, day=day):
+                    continue  # today's is out; don't rebuild it on every sweep
             message = self._digest_message(team_id, now, f"{local:%A %d %B}")
             with self._db.write() as session:
                 if not repo.claim_digest(session, team_id=team_id, day=day, now=now):
