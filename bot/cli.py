@@ -1,17 +1,21 @@
-"""The `postgate` command: `run`, `migrate`, `doctor`."""
+"""The `postgate` command: `run`, `migrate`, `doctor`, `keygen`."""
 
 from __future__ import annotations
 
 import argparse
 import logging
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
 from pydantic import ValidationError
 
 from bot.errors import ConfigError, ProviderError
 from bot.logs import configure_logging
 from bot.settings import Settings
+
+if TYPE_CHECKING:
+    from bot.providers.registry import Credentials
 
 
 def _load_settings() -> Settings:
@@ -32,7 +36,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     sub.add_parser("run", help="start the bot (Socket Mode when SLACK_APP_TOKEN is set, else HTTP on $PORT)")
     sub.add_parser("migrate", help="apply database migrations")
     sub.add_parser("doctor", help="check the configuration, Slack, the providers and the database")
+    sub.add_parser(
+        "keygen", help="print a new POSTGATE_SECRET_KEY (encrypts the provider keys entered in Slack)"
+    )
     args = parser.parse_args(argv)
+    if args.command == "keygen":
+        # Needs no settings: it is how the first POSTGATE_SECRET_KEY is made.
+        from bot.services.credentials import KeyRing
+
+        print(KeyRing.generate())
+        return 0
     try:
         settings = _load_settings()
         configure_logging(settings.log_level, settings.secret_values())
@@ -61,7 +74,7 @@ def doctor(settings: Settings) -> int:
     from bot.db.engine import make_engine
     from bot.db.migrate import current_revision
     from bot.main import slack_clients
-    from bot.providers.registry import build_providers
+    from bot.providers.registry import KEYED_PROVIDERS, build_providers
 
     logging.getLogger().setLevel(logging.ERROR)
     problems = 0
@@ -132,11 +145,15 @@ def doctor(settings: Settings) -> int:
             bad(f"cannot reach Slack at {settings.slack_api_url}: {type(error).__name__}")
 
     print("Providers")
-    providers = build_providers(settings)
+    stored = _stored_keys(settings, bad)
+    for name in stored:
+        ok(f"{KEYED_PROVIDERS.get(name, name)}: the key entered in Slack is in force")
+    providers = build_providers(settings, stored=stored)
     if not providers:
         bad(
             "no provider is configured (set PUBLORA_API_KEY, PUBLER_API_KEY + PUBLER_WORKSPACE_ID, "
-            "POSTORIA_API_KEY + POSTORIA_WORKSPACE_ID, or POSTGATE_DRY_RUN=true)"
+            "POSTORIA_API_KEY + POSTORIA_WORKSPACE_ID, or POSTGATE_DRY_RUN=true"
+            + (", or enter a key in Slack: App Home → Settings)" if settings.secret_key else ")")
         )
     for name, workspace in (
         ("PUBLER", settings.publer_workspace_id),
@@ -151,3 +168,26 @@ def doctor(settings: Settings) -> int:
             bad(f"{provider.display_name}: {error.message}")
     print("All good." if problems == 0 else f"{problems} problem(s) found.")
     return 0 if problems == 0 else 1
+
+
+def _stored_keys(settings: Settings, bad: Callable[[str], None]) -> dict[str, Credentials]:
+    """The provider keys entered in Slack, when the database has them and they can be read."""
+    from bot.db.engine import Database, make_engine
+    from bot.logs import redact_also
+    from bot.services.credentials import KeyRing, StoredCredentials
+
+    try:
+        keyring = KeyRing.from_setting(settings.secret_key)
+        db = Database(make_engine(settings.database_url))
+    except Exception:
+        return {}  # the database check above already said what is wrong
+    try:
+        _, found = StoredCredentials(db=db, keyring=keyring, redact=redact_also).load()
+        return found
+    except ConfigError as error:
+        bad(str(error))
+        return {}
+    except Exception:
+        return {}  # not migrated yet, or unreachable: said above
+    finally:
+        db.dispose()

@@ -12,6 +12,12 @@ class RedactSecrets(logging.Filter):
         super().__init__()
         self._secrets = [s for s in secrets if len(s) >= 6]
 
+    def add(self, secrets: Iterable[str]) -> None:
+        new = [s for s in secrets if len(s) >= 6 and s not in self._secrets]
+        if new:
+            # A new list, not an append: records being filtered on other threads keep a whole one.
+            self._secrets = self._secrets + new
+
     def filter(self, record: logging.LogRecord) -> bool:
         if not self._secrets:
             return True
@@ -31,6 +37,15 @@ class RedactSecrets(logging.Filter):
             record.msg = redacted
             record.args = None
         return True
+
+
+def redact_also(secrets: Iterable[str]) -> None:
+    """Blank these too from now on: secrets learnt after start-up (provider keys entered in Slack)."""
+    secrets = list(secrets)
+    for handler in logging.getLogger().handlers:
+        for found in handler.filters:
+            if isinstance(found, RedactSecrets):
+                found.add(secrets)
 
 
 def configure_logging(level: str, secrets: Iterable[str]) -> None:

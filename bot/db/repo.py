@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, delete, func, or_, update
+from sqlalchemy import ARRAY, ColumnElement, Integer, and_, any_, delete, func, literal, or_, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, SQLModel, col, select
 
@@ -24,6 +24,8 @@ from bot.db.tables import (
     OutboxMessage,
     Post,
     PostVersion,
+    ProviderCredential,
+    ProviderCredentialChange,
     PublishAttempt,
     SlackEventSeen,
     WorkspaceSettingsRow,
@@ -425,6 +427,41 @@ def list_by_status(
     return list(session.exec(statement.limit(limit)))
 
 
+@dataclass(frozen=True)
+class PostRef:
+    """Who wrote a post and which version is current, without the rest of its row: enough to decide whose
+    approval it still needs, for lists that check many posts and show a few."""
+
+    id: int
+    team_id: str
+    author_id: str
+    version: int
+
+
+def refs_by_status(
+    session: Session,
+    *,
+    team_id: str,
+    statuses: Iterable[PostStatus],
+    exclude_author_id: str | None = None,
+    limit: int,
+) -> list[PostRef]:
+    """`list_by_status`'s posts, newest first, as `PostRef`s."""
+    statement = select(Post.id, Post.team_id, Post.author_id, Post.version).where(
+        Post.team_id == team_id, col(Post.status).in_(list(statuses))
+    )
+    if exclude_author_id is not None:
+        statement = statement.where(Post.author_id != exclude_author_id)
+    rows = session.exec(statement.order_by(col(Post.id).desc()).limit(limit))
+    return [PostRef(id=i, team_id=t, author_id=a, version=v) for i, t, a, v in rows if i is not None]
+
+
+def posts_by_id(session: Session, ids: Sequence[int]) -> list[Post]:
+    """The posts with these ids, in this order (missing ones left out)."""
+    found = {p.id: p for p in session.exec(select(Post).where(col(Post.id).in_(list(ids))))} if ids else {}
+    return [found[i] for i in ids if i in found]
+
+
 def versions_of(session: Session, posts: Sequence[Post]) -> dict[int, PostVersion]:
     """The current version of each post, in one query."""
     if not posts:
@@ -432,6 +469,94 @@ def versions_of(session: Session, posts: Sequence[Post]) -> dict[int, PostVersio
     wanted = {(p.id, p.version) for p in posts}
     rows = session.exec(select(PostVersion).where(col(PostVersion.post_id).in_([p.id for p in posts])))
     return {row.post_id: row for row in rows if (row.post_id, row.version) in wanted}
+
+
+@dataclass(frozen=True)
+class PostRecords:
+    """What many posts' snapshots are made of, by post id: the current version, and every decision,
+    publish attempt and account result, each list in the order the rows were written."""
+
+    versions: dict[int, PostVersion]
+    decisions: dict[int, list[Decision]]
+    attempts: dict[int, list[PublishAttempt]]
+    results: dict[int, list[AccountResult]]
+
+
+# Post ids bound per IN list on SQLite: far under its limit on parameters.
+_IN_CHUNK = 500
+
+
+def records_of(session: Session, posts: Sequence[Post]) -> PostRecords:
+    """`PostRecords` of `posts` with one query per kind of record, whatever their number."""
+    current = {p.id: p.version for p in posts if p.id is not None}
+    ids = sorted(current)
+    records = PostRecords(versions={}, decisions={}, attempts={}, results={})
+    postgres = session.get_bind().dialect.name == "postgresql"
+    step = max(len(ids), 1) if postgres else _IN_CHUNK
+    for start in range(0, len(ids), step):
+        chunk = ids[start : start + step]
+        for version in session.exec(
+            select(PostVersion).where(_among(PostVersion.post_id, chunk, postgres=postgres))
+        ):
+            if current[version.post_id] == version.version:
+                records.versions[version.post_id] = version
+        for decision in session.exec(
+            select(Decision)
+            .where(_among(Decision.post_id, chunk, postgres=postgres))
+            .order_by(col(Decision.id))
+        ):
+            records.decisions.setdefault(decision.post_id, []).append(decision)
+        for attempt in session.exec(
+            select(PublishAttempt)
+            .where(_among(PublishAttempt.post_id, chunk, postgres=postgres))
+            .order_by(col(PublishAttempt.id))
+        ):
+            records.attempts.setdefault(attempt.post_id, []).append(attempt)
+        for result in session.exec(
+            select(AccountResult)
+            .where(_among(AccountResult.post_id, chunk, postgres=postgres))
+            .order_by(col(AccountResult.id))
+        ):
+            records.results.setdefault(result.post_id, []).append(result)
+    return records
+
+
+def approval_inputs(
+    session: Session, posts: Sequence[PostRef]
+) -> tuple[dict[int, list[dict[str, Any]]], dict[int, list[str]]]:
+    """The targets of each post's current version, and who approved that version (in order), by post id:
+    two queries for any number of posts, reading only those columns."""
+    current = {p.id: p.version for p in posts}
+    ids = sorted(current)
+    targets: dict[int, list[dict[str, Any]]] = {}
+    approvals: dict[int, list[str]] = {}
+    postgres = session.get_bind().dialect.name == "postgresql"
+    step = max(len(ids), 1) if postgres else _IN_CHUNK
+    for start in range(0, len(ids), step):
+        chunk = ids[start : start + step]
+        for post_id, version, chosen in session.exec(
+            select(PostVersion.post_id, PostVersion.version, PostVersion.targets).where(
+                _among(PostVersion.post_id, chunk, postgres=postgres)
+            )
+        ):
+            if current[post_id] == version:
+                targets[post_id] = list(chosen)
+        for post_id, version, user_id in session.exec(
+            select(Decision.post_id, Decision.version, Decision.user_id)
+            .where(_among(Decision.post_id, chunk, postgres=postgres), col(Decision.kind) == "approve")
+            .order_by(col(Decision.id))
+        ):
+            if current[post_id] == version:
+                approvals.setdefault(post_id, []).append(user_id)
+    return targets, approvals
+
+
+def _among(column: Any, ids: list[int], *, postgres: bool) -> ColumnElement[bool]:
+    """`column IN ids`. PostgreSQL gets the ids as one array parameter: the statement's text, and so its
+    parsing and its prepared plan, stay the same whatever the number of ids."""
+    if postgres:
+        return col(column) == any_(literal(ids, ARRAY(Integer)))
+    return col(column).in_(ids)
 
 
 def approved_by_user(session: Session, *, user_id: str, posts: Sequence[Post]) -> set[int]:
@@ -493,14 +618,27 @@ def recently_finished(
     since: datetime | None = None,
     author_id: str | None = None,
 ) -> list[Post]:
-    statement = select(Post).where(Post.team_id == team_id, col(Post.status).in_(list(statuses)))
-    if since is not None:
-        statement = statement.where(col(Post.finished_at) >= since)
-    if author_id is not None:
-        statement = statement.where(Post.author_id == author_id)
-    return list(
-        session.exec(statement.order_by(col(Post.finished_at).desc(), col(Post.id).desc()).limit(limit))
-    )
+    """The `limit` posts in `statuses` that finished last, newest first.
+
+    One query per status, each read in order from `ix_post_team_status_finished_at` and stopped after
+    `limit` rows, then merged: a single `status IN (…)` query has to sort every finished post of the
+    workspace (tens of thousands of publications) to find the newest few.
+    """
+    found: list[Post] = []
+    for status in dict.fromkeys(statuses):
+        statement = select(Post).where(Post.team_id == team_id, Post.status == status)
+        if since is not None:
+            statement = statement.where(col(Post.finished_at) >= since)
+        if author_id is not None:
+            statement = statement.where(Post.author_id == author_id)
+        found += session.exec(
+            statement.order_by(col(Post.finished_at).desc(), col(Post.id).desc()).limit(limit)
+        )
+    found.sort(key=lambda p: (as_utc(p.finished_at) if p.finished_at else _NEVER, p.id or 0), reverse=True)
+    return found[:limit]
+
+
+_NEVER = datetime.min.replace(tzinfo=UTC)
 
 
 def count_finished_since(
@@ -602,3 +740,60 @@ def _insert_once(session: Session, row: SQLModel) -> bool:
 
 def forget_events_before(session: Session, *, before: datetime) -> None:
     session.execute(delete(SlackEventSeen).where(col(SlackEventSeen.seen_at) < before))
+
+
+# --- provider keys entered in Slack ----------------------------------------------------------------------
+
+
+def provider_credentials(session: Session) -> list[ProviderCredential]:
+    """Every stored provider's row, removed ones (token None) included."""
+    return list(session.exec(select(ProviderCredential).order_by(col(ProviderCredential.provider))))
+
+
+def provider_credential_revisions(session: Session) -> tuple[tuple[str, int], ...]:
+    """(provider, revision) of every row: a cheap fingerprint that changes with any save or removal."""
+    rows = session.exec(
+        select(ProviderCredential.provider, ProviderCredential.revision).order_by(
+            col(ProviderCredential.provider)
+        )
+    )
+    return tuple((str(provider), int(revision)) for provider, revision in rows)
+
+
+def set_provider_credential(
+    session: Session, *, provider: str, token: str | None, actor: str, now: datetime
+) -> int:
+    """Store `provider`'s encrypted credentials (None removes them), record who did it, and return the new
+    revision. Two admins saving at once both succeed; the later save is the one in force."""
+    row = session.get(ProviderCredential, provider, with_for_update=True)
+    if row is None:
+        fresh = ProviderCredential(
+            provider=provider, token=token, revision=1, updated_by=actor, updated_at=now
+        )
+        if not _insert_once(session, fresh):
+            # Another replica inserted it a moment ago; its row is there to update now.
+            row = session.get(ProviderCredential, provider, with_for_update=True, populate_existing=True)
+    if row is not None:
+        row.token = token
+        row.revision += 1
+        row.updated_by = actor
+        row.updated_at = now
+        session.add(row)
+    revision = row.revision if row is not None else 1
+    session.add(
+        ProviderCredentialChange(
+            provider=provider, action="entered" if token else "removed", actor=actor, created_at=now
+        )
+    )
+    return revision
+
+
+def replace_provider_credential_token(session: Session, *, provider: str, revision: int, token: str) -> bool:
+    """The same credentials under another encryption key, unless they changed since `revision` was read."""
+    result = session.execute(
+        update(ProviderCredential)
+        .where(col(ProviderCredential.provider) == provider, col(ProviderCredential.revision) == revision)
+        .values(token=token),
+        execution_options={"synchronize_session": False},
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]

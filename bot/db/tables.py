@@ -24,6 +24,8 @@ class Post(SQLModel, table=True):
         # App Home and /post list: a person's posts, and posts by status, newest first or by time.
         Index("ix_post_team_status_publish_at", "team_id", "status", "publish_at"),
         Index("ix_post_team_author_status", "team_id", "author_id", "status"),
+        # App Home's recent publications and failures: the newest few of one status, read in index order.
+        Index("ix_post_team_status_finished_at", "team_id", "status", "finished_at", "id"),
         Index("ix_post_status_next_reminder_at", "status", "next_reminder_at"),
     )
 
@@ -219,3 +221,34 @@ class SlackEventSeen(SQLModel, table=True):
 
     event_id: str = Field(primary_key=True, max_length=64)
     seen_at: datetime = Field(sa_type=UTCDateTime, nullable=False, index=True)
+
+
+class ProviderCredential(SQLModel, table=True):
+    """A provider's credentials as an admin entered them in Slack; they take over from the environment's.
+
+    Only the Fernet token of their JSON is stored, nothing of the key in plain text. Removing them keeps
+    the row (token None) with a new revision, so other replicas notice and fall back to the environment.
+    """
+
+    __tablename__ = "provider_credential"
+
+    provider: str = Field(primary_key=True, max_length=32)
+    #: Fernet token of {"api_key", "workspace_id", "webhook_secret"}; None once removed.
+    token: str | None = Field(default=None, sa_type=Text)
+    #: Bumped on every change; replicas compare it to decide whether to rebuild their providers.
+    revision: int = Field(default=1)
+    updated_by: str = Field(max_length=32)
+    updated_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
+
+
+class ProviderCredentialChange(SQLModel, table=True):
+    """Who entered or removed which provider's key, and when; never the key. Rows are only ever inserted."""
+
+    __tablename__ = "provider_credential_change"
+
+    id: int | None = Field(default=None, primary_key=True)
+    provider: str = Field(max_length=32, index=True)
+    #: "entered" or "removed".
+    action: str = Field(max_length=16)
+    actor: str = Field(max_length=32)
+    created_at: datetime = Field(sa_type=UTCDateTime, nullable=False)

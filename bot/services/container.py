@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from bot.clock import Clock
 from bot.services.cancel import CancelService
+from bot.services.credentials import ProviderKeys
 from bot.services.directory import AccountDirectory, UserDirectory
 from bot.services.events import SlackEvents
 from bot.services.history import HistoryService
@@ -25,3 +26,4 @@ class Services:
     history: HistoryService
     home: HomeService
     events: SlackEvents
+    credentials: ProviderKeys

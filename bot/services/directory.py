@@ -59,6 +59,11 @@ class AccountDirectory:
     def get(self) -> list[ProviderAccounts]:
         return self.cached() or self.refresh()
 
+    def invalidate(self) -> None:
+        """Forget the cached lists (the providers in force changed)."""
+        with self._lock:
+            self._cache = None
+
     def _list_one(self, provider: Provider) -> ProviderAccounts:
         try:
             accounts = provider.list_accounts()

@@ -23,6 +23,7 @@ class ViewId(StrEnum):
     HISTORY = "postgate_history"
     SETTINGS = "postgate_settings"
     SETTINGS_RULE = "postgate_settings_rule"
+    SETTINGS_KEY = "postgate_settings_key"
 
 
 class Action(StrEnum):
@@ -39,6 +40,8 @@ class Action(StrEnum):
     OPEN_SETTINGS = "postgate_open_settings"
     ADD_RULE = "postgate_add_rule"
     REMOVE_RULE = "postgate_remove_rule"
+    ENTER_KEY = "postgate_enter_key"
+    REMOVE_KEY = "postgate_remove_key"
     HOME_REFRESH = "postgate_home_refresh"
     # Inputs inside the compose modal (their values arrive with the submission, not as actions).
     TEXT = "postgate_text"
@@ -74,6 +77,10 @@ class Action(StrEnum):
     RULE_APPROVERS = "postgate_rule_approvers"
     RULE_GROUPS = "postgate_rule_groups"
     RULE_REQUIRED = "postgate_rule_required"
+    # Provider key modal inputs.
+    KEY_API = "postgate_key_api"
+    KEY_WORKSPACE = "postgate_key_workspace"
+    KEY_WEBHOOK = "postgate_key_webhook"
 
 
 class Block(StrEnum):
@@ -111,6 +118,9 @@ class Block(StrEnum):
     RULE_APPROVERS = "rule_approvers"
     RULE_GROUPS = "rule_groups"
     RULE_REQUIRED = "rule_required"
+    KEY_API = "key_api"
+    KEY_WORKSPACE = "key_workspace"
+    KEY_WEBHOOK = "key_webhook"
 
 
 class WhenChoice(StrEnum):

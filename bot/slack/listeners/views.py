@@ -12,6 +12,7 @@ from slack_sdk.errors import SlackApiError
 
 from bot.errors import DomainError
 from bot.services.container import Services
+from bot.services.credentials import KeyCheckFailed
 from bot.slack.ids import Block, ViewId
 from bot.slack.listeners.actions import settings_view
 from bot.slack.views.forms import (
@@ -23,6 +24,7 @@ from bot.slack.views.forms import (
 )
 from bot.slack.views.settings import (
     build_settings_denied_message,
+    parse_key,
     parse_rule,
     parse_settings,
     settings_revision,
@@ -177,6 +179,38 @@ def handle_rule_submission(
             log.info("settings modal not updated: %s", error.response.get("error"))
 
 
+def handle_key_submission(
+    ack: Ack, body: dict[str, Any], view: dict[str, Any], client: WebClient, services: Services
+) -> None:
+    """Check the typed key with its provider (within the ack's time), store it, close this modal, and show
+    the settings with where each key now comes from. Refusals show on the field, without the key."""
+    team_id, user_id = _team(body), body["user"]["id"]
+    if not services.workflow.is_admin(team_id, user_id):
+        ack(response_action="errors", errors={Block.KEY_API: build_settings_denied_message()})
+        return
+    provider, credentials, errors = parse_key(view)
+    if errors or provider is None or credentials is None:
+        ack(response_action="errors", errors=errors or {Block.KEY_API: "Paste the key."})
+        return
+    try:
+        services.credentials.check(provider, credentials, user_id=user_id)
+        services.credentials.save(provider, credentials, user_id=user_id)
+    except KeyCheckFailed as error:
+        block = Block.KEY_WORKSPACE if error.field == "workspace_id" else Block.KEY_API
+        ack(response_action="errors", errors={block: error.user_message})
+        return
+    except DomainError as error:
+        ack(response_action="errors", errors={Block.KEY_API: error.user_message})
+        return
+    ack()
+    previous = view.get("previous_view_id")
+    if previous:
+        try:
+            client.views_update(view_id=previous, view=settings_view(services, team_id))
+        except SlackApiError as error:
+            log.info("settings modal not updated: %s", error.response.get("error"))
+
+
 def register(app: App) -> None:
     app.view(ViewId.COMPOSE.value)(handle_compose_submission)
     app.view(ViewId.REJECT_REASON.value)(
@@ -190,3 +224,4 @@ def register(app: App) -> None:
     )
     app.view(ViewId.SETTINGS.value)(handle_settings_submission)
     app.view(ViewId.SETTINGS_RULE.value)(handle_rule_submission)
+    app.view(ViewId.SETTINGS_KEY.value)(handle_key_submission)

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 from slack_sdk.models.blocks import (
@@ -28,6 +29,7 @@ from slack_sdk.models.blocks import (
     MarkdownTextObject,
     Option,
     OptionGroup,
+    PlainTextInputElement,
     SectionBlock,
     StaticMultiSelectElement,
     StaticSelectElement,
@@ -40,11 +42,15 @@ from bot.domain.model import Account
 from bot.domain.networks import Network
 from bot.domain.policy import DEFAULT_SCOPE, account_scope, network_scope
 from bot.domain.workspace import WEEKDAYS, PublishingHours, RuleSetting, WorkspaceSettings
+from bot.providers.registry import KEYED_PROVIDERS, NEEDS_WORKSPACE, Credentials, Origin
 from bot.slack.ids import Action, ViewId
 from bot.slack.ids import Block as BlockId
 from bot.slack.views.compose import ProviderAccounts
-from bot.slack.views.format import escape, mention, truncate
+from bot.slack.views.format import escape, group_mention, mention, slack_date, truncate
 from bot.slack.views.forms import view_metadata
+
+if TYPE_CHECKING:
+    from bot.services.credentials import KeyStatus
 
 GROUPS_UNAVAILABLE_NOTE = (
     "Slack user groups are not available on this workspace's plan; approvers are the people listed."
@@ -228,7 +234,7 @@ def scope_label(scope: str, providers: Sequence[ProviderAccounts]) -> str:
 
 def rule_summary(rule: RuleSetting, providers: Sequence[ProviderAccounts]) -> str:
     """ "LinkedIn · 2 of @ana, @bo" (mrkdwn)."""
-    who = [mention(u) for u in rule.users] + [f"<!subteam^{g}>" for g in rule.groups]
+    who = [mention(u) for u in rule.users] + [group_mention(g) for g in rule.groups]
     approvers = ", ".join(who) or "nobody yet"
     return f"*{escape(scope_label(rule.scope, providers))}* · {rule.required} of {approvers}"
 
@@ -243,8 +249,10 @@ def build_settings_modal(
     providers: Sequence[ProviderAccounts],
     groups: Sequence[tuple[str, str]],
     groups_unavailable: str | None,
+    keys: KeysSection | None = None,
 ) -> View:
     rule = settings.default_rule()
+    key_blocks = _keys_blocks(keys) if keys is not None else []
     blocks: list[Block] = [
         InputBlock(
             block_id=BlockId.SETTINGS_CHANNEL,
@@ -274,7 +282,7 @@ def build_settings_modal(
         ),
         _required_input(BlockId.SETTINGS_REQUIRED, Action.SETTINGS_REQUIRED, rule.required),
         _self_approval_input(settings.allow_self_approval),
-        *_rules_blocks(settings, providers),
+        *_rules_blocks(settings, providers, room=MAX_BLOCKS - 35 - len(key_blocks)),
         HeaderBlock(text="Reminders and digest"),
         _minutes_input(
             BlockId.SETTINGS_REMIND_AFTER,
@@ -306,6 +314,7 @@ def build_settings_modal(
         *_hours_inputs(settings.publishing_hours),
         HeaderBlock(text="What the composer offers"),
         *_offer_inputs(settings, providers),
+        *key_blocks,
         HeaderBlock(text="Admins"),
         InputBlock(
             block_id=BlockId.SETTINGS_ADMINS,
@@ -514,10 +523,11 @@ def _offer_inputs(settings: WorkspaceSettings, providers: Sequence[ProviderAccou
     return blocks
 
 
-def _rules_blocks(settings: WorkspaceSettings, providers: Sequence[ProviderAccounts]) -> list[Block]:
+def _rules_blocks(
+    settings: WorkspaceSettings, providers: Sequence[ProviderAccounts], *, room: int
+) -> list[Block]:
+    """`room`: how many rules fit beside the rest of the modal; the others are counted in one line."""
     rules = [r for r in settings.rules if r.scope != DEFAULT_SCOPE]
-    # The rest of the modal takes about 30 blocks; rules beyond what fits are listed in one line.
-    room = MAX_BLOCKS - 35
     blocks: list[Block] = [
         HeaderBlock(text="Rules for particular networks or accounts"),
         ContextBlock(
@@ -873,3 +883,201 @@ def settings_revision(view: Mapping[str, Any]) -> int | None:
     """The settings revision the admin was shown (`build_settings_modal` put it in the metadata)."""
     revision = view_metadata(view).get("revision")
     return revision if isinstance(revision, int) else None
+
+
+# --- provider keys ------------------------------------------------------------------------------------------
+
+KEYS_INTRO = (
+    "A key entered here is checked with the provider, stored encrypted, and takes over from the "
+    "environment's for that provider. It is never shown again, here or anywhere."
+)
+KEYS_NEED_SECRET = (
+    "Keys come from the environment. They can be entered here once the operator sets "
+    "`POSTGATE_SECRET_KEY` (made with `postgate keygen`), which encrypts them."
+)
+KEY_MAX_LENGTH = 500
+WORKSPACE_MAX_LENGTH = 100
+#: Where each provider shows its key, and its workspace id.
+KEY_HINTS = {
+    "publora": "Publora dashboard → API key (sk_…).",
+    "publer": "Publer → Settings → Access & Login → API Keys (Business or Enterprise plan).",
+    "postoria": "Postoria → Settings → Public API (pst_live_…).",
+}
+WORKSPACE_HINTS = {
+    "publer": "The workspace to post from: its id from the workspace URL in Publer.",
+    "postoria": "The workspace to post from: its id (a number).",
+}
+NOT_A_KEY = "Paste the key alone: no spaces, line breaks or other characters keys do not have."
+
+
+@dataclass(frozen=True)
+class KeysSection:
+    """The "Provider keys" part of the settings modal: each provider's status, and whether keys can be
+    entered in Slack at all (only with POSTGATE_SECRET_KEY)."""
+
+    statuses: Sequence[KeyStatus]
+    can_store: bool
+
+
+def key_status_text(status: KeyStatus) -> str:
+    """ "*Publer* · key entered in Slack by @ana on Nov 21" (mrkdwn); never anything of the key."""
+    name = f"*{escape(status.display_name)}*"
+    if status.origin == Origin.SLACK:
+        text = "key entered in Slack"
+        if status.entered_by:
+            text += f" by {mention(status.entered_by)}"
+        if status.entered_at is not None:
+            text += f" on {slack_date(status.entered_at, style='{date_short_pretty}')}"
+        if status.in_environment:
+            text += "; it takes over from the environment's key"
+        return f"{name} · {text}"
+    if status.origin == Origin.ENVIRONMENT:
+        return f"{name} · key from the environment"
+    return f"{name} · no key"
+
+
+def _keys_blocks(section: KeysSection) -> list[Block]:
+    blocks: list[Block] = [
+        HeaderBlock(text="Provider keys"),
+        ContextBlock(
+            elements=[MarkdownTextObject(text=KEYS_INTRO if section.can_store else KEYS_NEED_SECRET)]
+        ),
+    ]
+    for status in section.statuses:
+        blocks.append(SectionBlock(text=MarkdownTextObject(text=truncate(key_status_text(status), 3000))))
+        if not section.can_store:
+            continue
+        buttons = [
+            ButtonElement(
+                text="Replace the key" if status.origin == Origin.SLACK else "Enter a key",
+                action_id=Action.ENTER_KEY,
+                value=status.provider,
+            )
+        ]
+        if status.origin == Origin.SLACK:
+            after = (
+                "Postgate goes back to the key from the environment."
+                if status.in_environment
+                else f"Postgate stops publishing through {status.display_name}: the environment has no key "
+                "for it."
+            )
+            buttons.append(
+                ButtonElement(
+                    text="Remove",
+                    action_id=Action.REMOVE_KEY,
+                    value=status.provider,
+                    style="danger",
+                    confirm=ConfirmObject(
+                        title="Remove this key?",
+                        text=truncate(
+                            f"The {status.display_name} key entered in Slack is deleted. {after}", 300
+                        ),
+                        confirm="Remove",
+                        deny="Keep it",
+                    ),
+                )
+            )
+        blocks.append(ActionsBlock(block_id=f"keys_{status.provider}", elements=buttons))
+    return blocks
+
+
+def build_key_modal(status: KeyStatus) -> View:
+    """The modal pushed on top of the settings to enter (or replace) one provider's key."""
+    display = status.display_name
+    blocks: list[Block] = [
+        ContextBlock(
+            elements=[
+                MarkdownTextObject(
+                    text=f"Postgate checks the key with {escape(display)} when you save, then stores it "
+                    "encrypted. It is never shown again."
+                )
+            ]
+        ),
+        InputBlock(
+            block_id=BlockId.KEY_API,
+            label=f"{display} API key",
+            element=PlainTextInputElement(
+                action_id=Action.KEY_API, max_length=KEY_MAX_LENGTH, placeholder="Paste the key"
+            ),
+            hint=KEY_HINTS.get(status.provider),
+        ),
+    ]
+    if status.needs_workspace:
+        blocks.append(
+            InputBlock(
+                block_id=BlockId.KEY_WORKSPACE,
+                label="Workspace ID",
+                element=PlainTextInputElement(
+                    action_id=Action.KEY_WORKSPACE,
+                    max_length=WORKSPACE_MAX_LENGTH,
+                    initial_value=status.workspace_id or None,
+                ),
+                hint=WORKSPACE_HINTS.get(status.provider),
+            )
+        )
+    if status.provider == "publora":
+        blocks.append(
+            InputBlock(
+                block_id=BlockId.KEY_WEBHOOK,
+                label="Webhook secret",
+                optional=True,
+                element=PlainTextInputElement(action_id=Action.KEY_WEBHOOK, max_length=KEY_MAX_LENGTH),
+                hint="Only in HTTP mode with a Publora webhook. Empty: the environment's "
+                "PUBLORA_WEBHOOK_SECRET applies, if set.",
+            )
+        )
+    return View(
+        type="modal",
+        callback_id=ViewId.SETTINGS_KEY,
+        title=truncate(f"{display} key", 24),
+        submit="Check and save",
+        close="Back",
+        blocks=blocks,
+        private_metadata=json.dumps({"provider": status.provider}),
+    )
+
+
+def _typed(values: Mapping[str, Any], block: str, action: str) -> str:
+    return str((_state(values, block, action) or {}).get("value") or "").strip()
+
+
+def _looks_like_a_key(text: str) -> bool:
+    return text.isascii() and text.isprintable() and not any(c.isspace() for c in text)
+
+
+def parse_key(view: Mapping[str, Any]) -> tuple[str | None, Credentials | None, dict[str, str]]:
+    """(provider, credentials, problems by block id) from the key modal's submission. The problems never
+    repeat what was typed."""
+    provider = view_metadata(view).get("provider")
+    if not isinstance(provider, str) or provider not in KEYED_PROVIDERS:
+        return (
+            None,
+            None,
+            {BlockId.KEY_API: "This form is out of date; close it and open the settings again."},
+        )
+    values = view.get("state", {}).get("values", {})
+    key = _typed(values, BlockId.KEY_API, Action.KEY_API)
+    workspace = _typed(values, BlockId.KEY_WORKSPACE, Action.KEY_WORKSPACE)
+    webhook = _typed(values, BlockId.KEY_WEBHOOK, Action.KEY_WEBHOOK)
+    errors: dict[str, str] = {}
+    if not key:
+        errors[BlockId.KEY_API] = "Paste the key."
+    elif not _looks_like_a_key(key):
+        errors[BlockId.KEY_API] = NOT_A_KEY
+    if provider in NEEDS_WORKSPACE:
+        if not workspace:
+            errors[BlockId.KEY_WORKSPACE] = (
+                f"{KEYED_PROVIDERS[provider]} needs the workspace ID with the key."
+            )
+        elif not _looks_like_a_key(workspace):
+            errors[BlockId.KEY_WORKSPACE] = "A workspace ID has no spaces or line breaks."
+    if webhook and not _looks_like_a_key(webhook):
+        errors[BlockId.KEY_WEBHOOK] = "Paste the secret alone: no spaces or line breaks."
+    if errors:
+        return provider, None, errors
+    credentials = Credentials(
+        api_key=key,
+        workspace_id=workspace if provider in NEEDS_WORKSPACE else None,
+        webhook_secret=webhook if provider == "publora" and webhook else None,
+    )
+    return provider, credentials, {}
