@@ -7,7 +7,9 @@ try can help; provider modules only map their API's shapes onto these types.
 
 from __future__ import annotations
 
+import json
 import logging
+import math
 import random
 import time
 from collections.abc import Callable, Mapping
@@ -18,7 +20,14 @@ from typing import IO, Any, Protocol
 
 import httpx
 
-from bot.domain.model import Account, MediaKind, PublicationState, Queue, SubmissionReceipt
+from bot.domain.model import (
+    Account,
+    AccountResult,
+    MediaKind,
+    PublicationState,
+    Queue,
+    SubmissionReceipt,
+)
 from bot.errors import (
     ProviderAuthError,
     ProviderBudgetExhausted,
@@ -28,6 +37,7 @@ from bot.errors import (
     ProviderRejected,
     ProviderUnavailable,
 )
+from bot.providers.parsing import clip, web_url
 from bot.providers.ratelimit import RateLimiter
 
 log = logging.getLogger(__name__)
@@ -176,8 +186,10 @@ class RetryPolicy:
 class HttpProvider:
     """Shared HTTP mechanics: one `httpx.Client`, timeouts, error mapping and safe retries.
 
-    Subclasses set `name`, `display_name` and override `error_message` to pull the provider's text out
-    of its error bodies. Secrets are sent only in headers and never appear in raised messages.
+    Subclasses set `name`, `display_name`, override `error_message` to pull the provider's text out of
+    its error bodies, and implement `read_state`. Secrets are sent only in headers and never appear in
+    raised messages: `secrets` are blanked out of every answer before it is read, so a provider echoing
+    its key cannot carry it into an error, a result or a Slack message.
     """
 
     name = "http"
@@ -191,15 +203,26 @@ class HttpProvider:
         retry: RetryPolicy | None = None,
         sleep: Callable[[float], None] = time.sleep,
         limiter: RateLimiter | None = None,
+        secrets: tuple[str, ...] = (),
     ) -> None:
         self._client = client
         self._retry = retry or RetryPolicy()
         self._sleep = sleep
         self._limiter = limiter
+        # A "secret" of a few characters is no credential, and blanking it would mangle every answer.
+        self._secrets = tuple(s for s in secrets if len(s) >= 8)
 
     # Defaults for providers without these features; providers that have them override.
     def list_queues(self) -> list[Queue]:
         return []
+
+    def fetch_state(self, external_id: str, request: SubmitRequest) -> PublicationState:
+        """`read_state`, kept to what Postgate asked about and can show (see `tidy_state`)."""
+        return tidy_state(self.read_state(external_id, request), request)
+
+    def read_state(self, external_id: str, request: SubmitRequest) -> PublicationState:
+        """The provider's own reading of a submission's state; `fetch_state` tidies it."""
+        raise NotImplementedError
 
     def find_submission(self, request: SubmitRequest, *, sent_at: datetime) -> SubmissionReceipt | None:  # noqa: ARG002
         raise ProviderOutcomeUnknown(
@@ -321,6 +344,11 @@ class HttpProvider:
             self._limiter.acquire(self._retry.max_budget_wait)
         try:
             response = self._send(method, path, json=json, params=params, headers=headers, upload=upload)
+        except httpx.InvalidURL:
+            # An id the provider gave earlier that no address can hold: asking again cannot help.
+            raise ProviderRejected(
+                self.display_name, "Postgate could not form a valid address for it"
+            ) from None
         except _NOT_SENT as error:
             raise ProviderUnavailable(
                 self.display_name, f"could not connect ({type(error).__name__})"
@@ -336,7 +364,7 @@ class HttpProvider:
         self._observe_rate_headers(response)
         if response.status_code == 204:
             return {}  # success that by definition carries no body (deletes)
-        body = _json_or_none(response)
+        body = _json_or_none(response, self._secrets)
         if response.is_success:
             if body is None:
                 raise ProviderOutcomeUnknown(
@@ -344,6 +372,7 @@ class HttpProvider:
                 )
             return body
         message, code = self.error_message(response, body)
+        message = clip(message.strip() or f"answered HTTP {response.status_code}", ERROR_MAX)
         status = response.status_code
         special = self.classify_error(status, code)
         if special is not None:
@@ -354,33 +383,93 @@ class HttpProvider:
             )
         if status in (401, 403) and code is None:
             raise ProviderAuthError(self.display_name, message, status=status, code=code)
-        if status >= 500 or status == 408:
+        if status >= 500 or status == 408 or status < 400:
             # A 5xx may come after the provider stored the post; only a retry-safe request may go again.
+            # So may an answer no API gives (1xx, a redirect): it is no refusal.
             cls = ProviderUnavailable if retry_safe else ProviderOutcomeUnknown
             raise cls(self.display_name, message, status=status, code=code)
         raise ProviderRejected(self.display_name, message, status=status, code=code)
 
 
-def _json_or_none(response: httpx.Response) -> Any:
+#: The longest error text kept from a provider's answer.
+ERROR_MAX = 1000
+# No provider nests its JSON this deep; deeper answers are treated as not JSON rather than walked.
+_MAX_DEPTH = 32
+
+
+def _json_or_none(response: httpx.Response, secrets: tuple[str, ...] = ()) -> Any:
+    """The answer's JSON with `secrets` blanked out of every text in it; None when it is not JSON (or
+    absurdly nested)."""
     try:
-        return response.json()
-    except ValueError:
+        body = json.loads(response.content)
+    except (ValueError, RecursionError):
         return None
+    return _scrubbed(body, secrets)
+
+
+def _scrubbed(body: Any, secrets: tuple[str, ...]) -> Any:
+    """`body` with each secret in its strings (keys too) replaced, walked without recursion; None when it
+    nests deeper than `_MAX_DEPTH`."""
+
+    def clean(text: str) -> str:
+        for secret in secrets:
+            text = text.replace(secret, "[api key]")
+        return text
+
+    if isinstance(body, str):
+        return clean(body)
+    stack: list[tuple[Any, int]] = [(body, 0)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > _MAX_DEPTH:
+            return None
+        if isinstance(node, dict):
+            for key in [k for k in node if clean(k) != k]:
+                node[clean(key)] = node.pop(key)
+            items: list[tuple[Any, Any]] = list(node.items())
+        elif isinstance(node, list):
+            items = list(enumerate(node))
+        else:
+            continue
+        for index, value in items:
+            if isinstance(value, str):
+                node[index] = clean(value)
+            elif isinstance(value, dict | list):
+                stack.append((value, depth + 1))
+    return body
+
+
+def tidy_state(state: PublicationState, request: SubmitRequest) -> PublicationState:
+    """Only the accounts `request` submitted (once each; any the provider names when `request` names
+    none), links only to web pages, error texts cut to a readable length."""
+    wanted = set(request.account_ids)
+    seen: set[str] = set()
+    results = []
+    for result in state.results:
+        if (wanted and result.account_id not in wanted) or result.account_id in seen:
+            continue
+        seen.add(result.account_id)
+        url = web_url(result.url)
+        error = clip(result.error, ERROR_MAX) if result.error else None
+        results.append(AccountResult(result.account_id, result.network, result.outcome, url=url, error=error))
+    return PublicationState(tuple(results))
 
 
 # A reset header above this is a UNIX time (Publer), below it a number of seconds (other APIs).
 _UNIX_TIME_FLOOR = 1_000_000_000
+# A longer wait than this is not believed: Postgate comes back after it and asks again.
+_MAX_RETRY_AFTER = 3600.0
 
 
 def retry_after(response: httpx.Response, *, wall: Callable[[], float] = time.time) -> float | None:
     """Seconds to wait, from `Retry-After` or else `X-RateLimit-Reset` (UNIX seconds or a delta)."""
     value = _number(response.headers.get("Retry-After"))
-    if value is not None:
-        return max(value, 0.0)
-    reset = _number(response.headers.get("X-RateLimit-Reset"))
-    if reset is None:
-        return None
-    return max(reset - wall(), 0.0) if reset > _UNIX_TIME_FLOOR else max(reset, 0.0)
+    if value is None:
+        reset = _number(response.headers.get("X-RateLimit-Reset"))
+        if reset is None:
+            return None
+        value = reset - wall() if reset > _UNIX_TIME_FLOOR else reset
+    return min(max(value, 0.0), _MAX_RETRY_AFTER)
 
 
 def rate_headers(response: httpx.Response) -> tuple[int | None, float | None]:
@@ -390,9 +479,11 @@ def rate_headers(response: httpx.Response) -> tuple[int | None, float | None]:
 
 
 def _number(value: str | None) -> float | None:
+    """A finite number from a header; None for anything else ("nan", "inf", an HTTP date)."""
     if value is None:
         return None
     try:
-        return float(value.strip())
+        number = float(value.strip())
     except ValueError:
         return None
+    return number if math.isfinite(number) else None

@@ -39,8 +39,8 @@ from bot.errors import (
     ProviderUnavailable,
 )
 from bot.providers.base import HttpProvider, MediaFile, RetryPolicy, SubmitRequest
+from bot.providers.parsing import ID_MAX, parse_time, web_url
 from bot.providers.parsing import format_utc_millis as format_time
-from bot.providers.parsing import parse_time
 from bot.providers.parsing import sentence as _sentence
 from bot.providers.parsing import text as _text
 from bot.providers.ratelimit import RateLimiter
@@ -118,7 +118,7 @@ class PostoriaProvider(HttpProvider):
             timeout=httpx.Timeout(timeout, connect=5.0),
             transport=transport,
         )
-        super().__init__(client=client, retry=retry, sleep=sleep, limiter=limiter)
+        super().__init__(client=client, retry=retry, sleep=sleep, limiter=limiter, secrets=(api_key,))
         self._api_key = api_key
         self._workspace_id = workspace_id
         self._workspace = f"/workspaces/{quote(workspace_id, safe='')}"
@@ -157,7 +157,7 @@ class PostoriaProvider(HttpProvider):
         for row in rows:
             account_id = _id_text(row.get("id"))
             network_name = (_text(row.get("network")) or "").lower()
-            if account_id is None or account_id in seen:
+            if account_id is None or len(account_id) > ID_MAX or account_id in seen:
                 continue  # a page served twice by a confused cursor lists its accounts twice
             seen.add(account_id)
             network = _NETWORKS.get(network_name)
@@ -170,7 +170,7 @@ class PostoriaProvider(HttpProvider):
                     account_id=account_id,
                     network=network,
                     name=_text(row.get("name")) or f"Postoria account {account_id}",
-                    profile_url=_text(row.get("url")),
+                    profile_url=web_url(row.get("url")),
                 )
             )
         return accounts, unsupported
@@ -249,7 +249,7 @@ class PostoriaProvider(HttpProvider):
         # the dispatcher settles such a try with find_submission.
         answer = self.request("POST", f"{self._workspace}/posts", json=body, retry_safe=False)
         post_id = _id_text(answer.get("id")) if isinstance(answer, Mapping) else None
-        if post_id is None:
+        if post_id is None or len(post_id) > ID_MAX:
             raise ProviderOutcomeUnknown(self.display_name, "accepted the post but did not say its id")
         return SubmissionReceipt(external_id=post_id, effective_time=parse_time(answer.get("date")))
 
@@ -364,7 +364,7 @@ class PostoriaProvider(HttpProvider):
 
     # -- state ------------------------------------------------------------------------------------
 
-    def fetch_state(self, external_id: str, request: SubmitRequest) -> PublicationState:
+    def read_state(self, external_id: str, request: SubmitRequest) -> PublicationState:
         post = self._read_post(external_id)
         if post is None:
             return _all_failed(request, "the post no longer exists in Postoria (deleted there?)")
@@ -376,7 +376,10 @@ class PostoriaProvider(HttpProvider):
             network = account.network if account else None
             link, error = results.get(account_id, (None, None))
             if link is not None:
-                outcomes.append(AccountResult(account_id, network, AccountOutcome.PUBLISHED, url=link))
+                # Any link means Postoria published it; only a web address is kept to show.
+                outcomes.append(
+                    AccountResult(account_id, network, AccountOutcome.PUBLISHED, url=web_url(link))
+                )
             elif error is not None:
                 outcomes.append(
                     AccountResult(

@@ -45,7 +45,7 @@ from bot.errors import (
     ProviderUnavailable,
 )
 from bot.providers.base import HttpProvider, MediaFile, RetryPolicy, SubmitRequest, Upload
-from bot.providers.parsing import parse_time
+from bot.providers.parsing import identifier, parse_time, web_url
 from bot.providers.parsing import sentence as _sentence
 from bot.providers.parsing import text as _text
 from bot.providers.ratelimit import RateLimiter
@@ -107,8 +107,11 @@ class _Reference:
 
     @classmethod
     def parse(cls, external_id: str) -> _Reference:
-        body, _, when = external_id.partition("@")
-        anchor = datetime.fromtimestamp(int(when), UTC) if when.isdigit() else None
+        # The time is always last; a job id of Publer's own could hold an "@" itself.
+        body, _, when = external_id.rpartition("@")
+        if not (when.isascii() and when.isdigit() and len(when) <= 12):
+            body, when = external_id, ""
+        anchor = datetime.fromtimestamp(int(when), UTC) if when else None
         kind, _, ids = body.partition(":")
         if kind == "posts":
             return cls(None, tuple(i for i in ids.split(",") if i), anchor)
@@ -180,7 +183,7 @@ class PublerProvider(HttpProvider):
             timeout=httpx.Timeout(timeout, connect=5.0),
             transport=transport,
         )
-        super().__init__(client=client, retry=retry, sleep=sleep, limiter=limiter)
+        super().__init__(client=client, retry=retry, sleep=sleep, limiter=limiter, secrets=(api_key,))
         self._api_key = api_key
         self._workspace_id = workspace_id
         self._clock: Clock = clock or SystemClock()
@@ -242,7 +245,7 @@ class PublerProvider(HttpProvider):
         for row in rows:
             if not isinstance(row, Mapping):
                 continue
-            account_id = _text(row.get("id"))
+            account_id = identifier(row.get("id"))
             provider = (_text(row.get("provider")) or "").lower()
             if not account_id:
                 continue
@@ -389,7 +392,7 @@ class PublerProvider(HttpProvider):
 
     # -- state ------------------------------------------------------------------------------------
 
-    def fetch_state(self, external_id: str, request: SubmitRequest) -> PublicationState:
+    def read_state(self, external_id: str, request: SubmitRequest) -> PublicationState:
         # A complete job only says which accounts Publer refused; whether it also means "live" for an
         # immediate post is UNCONFIRMED (§6), so every other account's outcome comes from its post.
         reference = _Reference.parse(external_id)
@@ -710,8 +713,8 @@ def _job_id(answer: Any) -> str | None:
     if not isinstance(answer, Mapping):
         return None
     data = _unwrap(answer)
-    nested = _text(data.get("job_id")) if isinstance(data, Mapping) else None
-    return _text(answer.get("job_id")) or nested
+    nested = identifier(data.get("job_id")) if isinstance(data, Mapping) else None
+    return identifier(answer.get("job_id")) or nested
 
 
 def _parse_job(body: Any) -> _Job:
@@ -854,7 +857,9 @@ def _post_result(account_id: str, network: Network | None, post: Mapping[str, An
     state = _post_state(post)
     if _is_published(post):
         # published_deleted / published_hidden were live too: the post went out.
-        return AccountResult(account_id, network, AccountOutcome.PUBLISHED, url=_text(post.get("post_link")))
+        return AccountResult(
+            account_id, network, AccountOutcome.PUBLISHED, url=web_url(post.get("post_link"))
+        )
     if state == "failed":
         return AccountResult(account_id, network, AccountOutcome.FAILED, error=_post_error(post))
     if state == "scheduled_reauth":

@@ -42,8 +42,8 @@ from bot.errors import (
     ProviderUnavailable,
 )
 from bot.providers.base import HttpProvider, MediaFile, RetryPolicy, SubmitRequest
+from bot.providers.parsing import ID_MAX, identifier, parse_time, web_url
 from bot.providers.parsing import format_utc_millis as format_time
-from bot.providers.parsing import parse_time
 from bot.providers.parsing import sentence as _sentence
 from bot.providers.parsing import text as _text
 
@@ -147,7 +147,7 @@ class PubloraProvider(HttpProvider):
             timeout=httpx.Timeout(timeout, connect=5.0),
             transport=transport,
         )
-        super().__init__(client=client, retry=retry, sleep=sleep)
+        super().__init__(client=client, retry=retry, sleep=sleep, secrets=(api_key,))
         self._api_key = api_key
         # Presigned storage URLs get the bytes and nothing else: a client without the default headers,
         # so the API key can never travel to the storage host (pitfall 6).
@@ -268,7 +268,7 @@ class PubloraProvider(HttpProvider):
 
     def _group_id(self, answer: Any) -> str:
         group_id = answer.get("postGroupId") if isinstance(answer, Mapping) else None
-        if not isinstance(group_id, str) or not group_id:
+        if not isinstance(group_id, str) or not group_id or len(group_id) > ID_MAX:
             # A 200 without an id may still have stored the post; the key lets a later retry find out.
             raise ProviderOutcomeUnknown(
                 self.display_name, "accepted the post but did not say its postGroupId"
@@ -466,7 +466,7 @@ class PubloraProvider(HttpProvider):
 
     # -- state ------------------------------------------------------------------------------------
 
-    def fetch_state(self, external_id: str, request: SubmitRequest) -> PublicationState:
+    def read_state(self, external_id: str, request: SubmitRequest) -> PublicationState:
         accounts = request.accounts
         group = self._get_group(external_id)
         group_status = _text(group.get("status")) or ""
@@ -641,7 +641,7 @@ class PubloraProvider(HttpProvider):
 def _parse_connection(row: Any) -> _Connection | None:
     if not isinstance(row, Mapping):
         return None
-    platform_id = _text(row.get("platformId"))
+    platform_id = identifier(row.get("platformId"))
     if not platform_id or "-" not in platform_id:
         return None
     platform, _, raw_id = platform_id.partition("-")
@@ -665,7 +665,7 @@ def _parse_connection(row: Any) -> _Connection | None:
         account_id=platform_id,
         network=network,
         name=name,
-        profile_url=_text(row.get("profileUrl")),
+        profile_url=web_url(row.get("profileUrl")),
         warning=warning,
     )
     return _Connection(account, token_status)
@@ -751,7 +751,13 @@ def failure_text(code: str | None, message: str | None) -> str:
 
 
 def _post_url(platform: str, post: Mapping[str, Any], account: Account | None) -> str | None:
-    permalink = _text(post.get("permalink"))
+    """The published post's web address: Publora's permalink, one built from the network's post id, or
+    the account's profile; never anything but an http(s) link."""
+    return web_url(_any_post_url(platform, post, account))
+
+
+def _any_post_url(platform: str, post: Mapping[str, Any], account: Account | None) -> str | None:
+    permalink = web_url(post.get("permalink"))
     if permalink:
         return permalink
     posted_id = _text(post.get("postedId"))

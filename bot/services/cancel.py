@@ -177,7 +177,7 @@ class CancelService:
                         account_id=account_id,
                         status="cancelled",
                         url=None,
-                        error=f"cancelled by <@{user_id}> before publishing",
+                        error="cancelled before publishing",
                         now=now,
                     )
             current = PostStatus(post.status)

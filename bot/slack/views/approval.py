@@ -32,7 +32,16 @@ from bot.domain.policy import DEFAULT_SCOPE, RuleProgress
 from bot.services.snapshot import PostSnapshot, ResultView
 from bot.slack.ids import Action
 from bot.slack.ids import Block as BlockId
-from bot.slack.views.format import escape, link, mention, quote, quote_pieces, slack_date, truncate
+from bot.slack.views.format import (
+    channel,
+    escape,
+    link,
+    mention,
+    quote,
+    quote_pieces,
+    slack_date,
+    truncate,
+)
 from bot.slack.views.forms import button_value
 
 Message = dict[str, Any]
@@ -422,7 +431,7 @@ def _text_message(text: str, *more: Block) -> Message:
 
 
 def _thread_link(post: PostSnapshot, label: str = "thread") -> str:
-    return link(post.permalink, label) if post.permalink else f"<#{post.approval_channel_id}>"
+    return link(post.permalink, label) if post.permalink else channel(post.approval_channel_id)
 
 
 def build_approval_recorded(*, approver: str, approvals: int, required: int) -> Message:
@@ -557,7 +566,7 @@ def build_author_confirmation(post: PostSnapshot) -> Message:
     where = (
         link(post.permalink, "in the approval channel")
         if post.permalink
-        else f"in <#{post.approval_channel_id}>"
+        else f"in {channel(post.approval_channel_id)}"
     )
     return _text_message(
         f"📝 Your post #{post.id} is waiting for approval {where}. You will hear from me when it is decided."

@@ -34,12 +34,15 @@ from bot.domain.rules import MAX_TEXT_LENGTH
 from bot.slack.ids import Action, ViewId, WhenChoice
 from bot.slack.ids import Block as BlockId
 from bot.slack.views.format import escape, truncate
-from bot.slack.views.forms import kept_files_to_metadata, override_action_id, override_block_id
+from bot.slack.views.forms import (
+    COMMENT_MAX,
+    INPUT_MAX,
+    PRIVATE_METADATA_MAX,
+    kept_files_to_metadata,
+    override_action_id,
+    override_block_id,
+)
 
-#: Slack's cap on one plain_text_input, and so on every text the modals take.
-INPUT_MAX = 3000
-COMMENT_MAX = 2000
-PRIVATE_METADATA_MAX = 3000
 MODAL_TITLE_MAX = 24
 _HINT_NETWORKS = (Network.X, Network.BLUESKY, Network.THREADS, Network.INSTAGRAM, Network.LINKEDIN)
 _MAX_OPTIONS = 100
@@ -173,7 +176,9 @@ def build_compose_modal(
 def _compose_metadata(
     *, origin_channel: str | None, tz: ZoneInfo, post_id: int | None, version: int | None, draft: Draft | None
 ) -> str:
-    data: dict[str, Any] = {"origin_channel": origin_channel, "tz": tz.key}
+    # Only a channel id fits; the field comes from the client's request.
+    channel = origin_channel if origin_channel and len(origin_channel) <= 32 else None
+    data: dict[str, Any] = {"origin_channel": channel, "tz": tz.key}
     if post_id is not None:
         data |= {"post_id": post_id, "version": version}
     base = json.dumps(data, separators=(",", ":"))

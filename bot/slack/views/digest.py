@@ -17,7 +17,7 @@ from slack_sdk.models.blocks import (
 
 from bot.services.snapshot import PostSnapshot
 from bot.slack.views.approval import when_text
-from bot.slack.views.format import mention, slack_date, truncate
+from bot.slack.views.format import escape, mention, slack_date, truncate
 from bot.slack.views.home import error_text, first_line, fitting, post_link, post_time
 
 #: Posts listed per section; the rest are counted. Keeps the message well under Slack's aggregate limits.
@@ -86,8 +86,9 @@ def build_digest(
     )
     blocks.append(DividerBlock())
     blocks += _section("Failed or needing attention", failed, totals[FAILED], _failed_line, "Nothing failed.")
+    # The header is plain text; the fallback is mrkdwn, so the label is escaped there.
     fallback = (
-        f"{title}: {totals[PENDING]} waiting for approval, "
+        f"{escape(title)}: {totals[PENDING]} waiting for approval, "
         f"{totals[UPCOMING]} scheduled in the next 24 hours, {totals[FAILED]} failed or needing attention"
     )
     return {"text": fallback, "blocks": [b.to_dict() for b in blocks]}

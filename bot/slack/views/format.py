@@ -17,12 +17,34 @@ def escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
+# Slack's ids: users (U…, W… on Enterprise Grid, B… for bots) and conversations (C…, G…, D…).
+_USER_ID = re.compile(r"[UWB][A-Z0-9]{1,31}")
+_CHANNEL_ID = re.compile(r"[CGD][A-Z0-9]{1,31}")
+_GROUP_ID = re.compile(r"S[A-Z0-9]{1,31}")
+
+
 def mention(user_id: str) -> str:
-    return f"<@{user_id}>"
+    """A user mention. Only for ids Postgate took from a signed payload or its database; anything that is
+    not shaped like a Slack user id is shown as escaped text, so it can never become another token."""
+    return f"<@{user_id}>" if _USER_ID.fullmatch(user_id) else escape(user_id)
+
+
+def group_mention(group_id: str) -> str:
+    """A user group mention (it notifies the group), for group ids from settings; anything else as text."""
+    return f"<!subteam^{group_id}>" if _GROUP_ID.fullmatch(group_id) else escape(group_id)
+
+
+def channel(channel_id: str) -> str:
+    """A channel link, for conversation ids Postgate stores; anything else as escaped text."""
+    return f"<#{channel_id}>" if _CHANNEL_ID.fullmatch(channel_id) else escape(channel_id)
 
 
 def link(url: str, label: str) -> str:
-    """A mrkdwn link; characters that would end the `<url|label>` token early are percent-encoded."""
+    """A mrkdwn link to an http(s) page; characters that would end the `<url|label>` token early are
+    percent-encoded. Any other address (`javascript:`, a provider's garbage) is shown as text, not linked."""
+    scheme = url.split(":", 1)[0].lower() if ":" in url else ""
+    if scheme not in ("http", "https") or not url.split(":", 1)[1].startswith("//"):
+        return f"{escape(label)} ({escape(truncate(url, 200))})" if url else escape(label)
     safe_url = percent_encode(url, safe=":/?#[]@!$&'()*+,;=%~-._")
     return f"<{safe_url.replace('&', '&amp;')}|{escape(label)}>"
 

@@ -1,5 +1,9 @@
 """Reading modal submissions and button values: Slack's `view.state.values` → typed input, and validation
-errors → the block ids that show them."""
+errors → the block ids that show them.
+
+Everything here comes from the client. Values beyond what Slack itself allows (its limits below) cannot
+come from a real modal and are dropped or refused, never stored; `bot.web` refuses such requests outright
+in HTTP mode, and these checks hold in Socket Mode too."""
 
 from __future__ import annotations
 
@@ -17,6 +21,9 @@ from bot.domain.networks import Network
 from bot.domain.rules import DraftField
 from bot.slack.ids import Action, Block, WhenChoice
 
+#: Longest reject reason or change request: Slack's modal stops there, and the thread reply quotes it whole.
+COMMENT_MAX = 2000
+
 _ERROR_BLOCKS: dict[DraftField, str] = {
     DraftField.TEXT: Block.TEXT,
     DraftField.TARGETS: Block.TARGETS,
@@ -28,7 +35,17 @@ _ERROR_BLOCKS: dict[DraftField, str] = {
     DraftField.FIRST_COMMENT: Block.FIRST_COMMENT,
 }
 _OVERRIDE_PREFIX = "override_"
-_BUTTON_VALUE = re.compile(r"^(\d{1,18})(?::(\d{1,9}))?$")
+_BUTTON_VALUE = re.compile(r"^(\d{1,10})(?::(\d{1,10}))?$")
+#: Slack's caps: a plain_text_input's value, a modal's private_metadata, an option's value and text.
+INPUT_MAX = 3000
+PRIVATE_METADATA_MAX = 3000
+OPTION_VALUE_MAX = 150
+OPTION_TEXT_MAX = 75
+#: A file name Postgate keeps (it is only shown; the file is found by its id).
+FILE_NAME_MAX = 255
+_FILE_ID_MAX = 64
+#: Post ids and versions are 32-bit integers in the database.
+_ID_MAX = 2**31 - 1
 
 
 def override_block_id(network: Network) -> str:
@@ -66,6 +83,8 @@ def _values(view: Mapping[str, Any]) -> Mapping[str, Any]:
 
 
 def decode_account(value: str, label: str) -> Account | None:
+    if len(value) > OPTION_VALUE_MAX or len(label) > OPTION_TEXT_MAX:
+        return None  # not an option Postgate offered: Slack's options are never this long
     provider, _, rest = value.partition("|")
     network_name, _, account_id = rest.partition("|")
     network = Network.parse(network_name)
@@ -98,9 +117,12 @@ def parse_compose(view: Mapping[str, Any]) -> ComposeInput:
     if not files:
         # Slack cannot prefill a file input: an edit keeps the post's files unless new ones are chosen.
         files = kept_files_from_metadata(metadata)
-    urls, url_problems = media.parse_media_urls(
-        str(_value(values, Block.MEDIA_URLS, Action.MEDIA_URLS).get("value") or "")
-    )
+    raw_urls = str(_value(values, Block.MEDIA_URLS, Action.MEDIA_URLS).get("value") or "")
+    urls: list[MediaItem] = []
+    if len(raw_urls) > INPUT_MAX:
+        url_problems = [f"The links are {len(raw_urls):,} characters; the most is {INPUT_MAX:,}."]
+    else:
+        urls, url_problems = media.parse_media_urls(raw_urls)
     queue = _queue(_value(values, Block.QUEUE, Action.QUEUE).get("selected_option")) if wants_queue else None
     overrides = _overrides(values)
     first_comment = str(_value(values, Block.FIRST_COMMENT, Action.FIRST_COMMENT).get("value") or "")
@@ -145,9 +167,9 @@ def _overrides(values: Mapping[str, Any]) -> list[tuple[Network, str, str]]:
 
 def _file_item(raw: Any) -> MediaItem | None:
     """A file the author attached, as Slack described it in the submission (downloaded only at publishing)."""
-    if not isinstance(raw, Mapping) or not isinstance(raw.get("id"), str):
+    if not isinstance(raw, Mapping) or not isinstance(raw.get("id"), str) or len(raw["id"]) > _FILE_ID_MAX:
         return None
-    name = str(raw.get("name") or raw.get("title") or raw["id"])
+    name = _clipped(str(raw.get("name") or raw.get("title") or raw["id"]), FILE_NAME_MAX)
     size = raw.get("size")
     mime = raw.get("mimetype")
     return MediaItem(
@@ -183,9 +205,11 @@ def kept_files_from_metadata(metadata: Mapping[str, Any]) -> tuple[MediaItem, ..
         if not isinstance(entry, list) or len(entry) != 4 or not isinstance(entry[0], str):
             continue
         file_id, name, mime, size = entry
+        if len(file_id) > _FILE_ID_MAX:
+            continue
         items.append(
             MediaItem(
-                name=str(name),
+                name=_clipped(str(name), FILE_NAME_MAX),
                 mime_type=str(mime),
                 size=size if isinstance(size, int) else None,
                 slack_file_id=file_id,
@@ -201,6 +225,8 @@ def _queue(option: Any) -> Queue | None:
     if not provider or not queue_id:
         return None
     label = str((option.get("text") or {}).get("text", queue_id))
+    if len(str(option.get("value", ""))) > OPTION_VALUE_MAX or len(label) > OPTION_TEXT_MAX:
+        return None
     return Queue(provider=provider, queue_id=queue_id, name=label.removesuffix(" (paused)"))
 
 
@@ -226,20 +252,32 @@ def errors_for_slack(
 
 
 def view_metadata(view: Mapping[str, Any]) -> dict[str, Any]:
-    """A modal's private_metadata as a dict; empty when it is missing or not ours."""
+    """A modal's private_metadata as a dict; empty when it is missing or not ours (Slack holds at most
+    3,000 characters there, so anything longer was never set by Postgate)."""
+    raw = view.get("private_metadata") or "{}"
+    if not isinstance(raw, str) or len(raw) > PRIVATE_METADATA_MAX:
+        return {}
     try:
-        data = json.loads(view.get("private_metadata") or "{}")
-    except ValueError:
+        data = json.loads(raw)
+    except (ValueError, RecursionError):
         return {}
     return data if isinstance(data, dict) else {}
 
 
 def _int(value: Any) -> int | None:
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
+    """A post id or version; None for anything else, including numbers no row can have."""
+    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= _ID_MAX:
+        return value
+    return None
+
+
+def _clipped(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _comment(view: Mapping[str, Any], block: str, action: str) -> str:
-    return str(_value(_values(view), block, action).get("value") or "").strip()
+    # The modal's input stops at COMMENT_MAX; a longer one was not typed in Slack's client.
+    return str(_value(_values(view), block, action).get("value") or "").strip()[:COMMENT_MAX]
 
 
 def parse_reject(view: Mapping[str, Any]) -> tuple[int | None, int | None, str]:
@@ -275,9 +313,12 @@ def parse_button_value(value: Any) -> tuple[int, int | None] | None:
     The value comes from the client: it says which post was clicked, never who may act on it.
     """
     match = _BUTTON_VALUE.match(value) if isinstance(value, str) else None
-    if match is None or int(match[1]) == 0:
+    if match is None or not 0 < int(match[1]) <= _ID_MAX:
         return None  # post ids start at 1
-    return int(match[1]), int(match[2]) if match[2] is not None else None
+    version = int(match[2]) if match[2] is not None else None
+    if version is not None and version > _ID_MAX:
+        return None
+    return int(match[1]), version
 
 
 def zone(name: str | None) -> ZoneInfo:
