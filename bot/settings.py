@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Annotated
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from cryptography.fernet import Fernet
 from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
@@ -43,6 +44,7 @@ _SECRET_FIELDS = (
     "publora_webhook_secret",
     "publer_api_key",
     "postoria_api_key",
+    "secret_key",
 )
 
 
@@ -119,6 +121,9 @@ class Settings(BaseSettings):
     )
 
     dry_run: bool = Field(default=False, validation_alias=_env("POSTGATE_DRY_RUN"))
+    #: Fernet key(s) that encrypt the provider keys admins enter in Slack; comma-separated for rotation
+    #: (the first encrypts, every one decrypts). Unset: keys come from the environment only.
+    secret_key: SecretStr | None = Field(default=None, validation_alias=_env("POSTGATE_SECRET_KEY"))
 
     # Tuning knobs; the defaults suit production. Tests shorten them.
     sweep_seconds: float = Field(default=30.0, gt=0, validation_alias=_env("POSTGATE_SWEEP_SECONDS"))
@@ -127,6 +132,9 @@ class Settings(BaseSettings):
     )
     dispatch_lease_seconds: float = Field(
         default=300.0, gt=0, validation_alias=_env("POSTGATE_DISPATCH_LEASE_SECONDS")
+    )
+    retry_base_seconds: float = Field(
+        default=15.0, gt=0, validation_alias=_env("POSTGATE_RETRY_BASE_SECONDS")
     )
     provider_timeout_seconds: float = Field(
         default=20.0, gt=0, validation_alias=_env("POSTGATE_PROVIDER_TIMEOUT")
@@ -176,6 +184,26 @@ class Settings(BaseSettings):
             digest_time=digest,
         )
 
+    @field_validator("secret_key")
+    @classmethod
+    def _fernet_keys(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None:
+            return None
+        parts = secret_key_parts(value)
+        if not parts:
+            return None
+        for number, part in enumerate(parts, start=1):
+            try:
+                Fernet(part)
+            except (ValueError, TypeError):
+                # Never the value itself: this message is printed.
+                which = "it is" if len(parts) == 1 else f"key {number} of {len(parts)} is"
+                raise ValueError(
+                    f"POSTGATE_SECRET_KEY must be Fernet keys (make one with `postgate keygen`), "
+                    f"comma-separated; {which} not one"
+                ) from None
+        return value
+
     @field_validator("publer_rate_limit", "postoria_rate_limit")
     @classmethod
     def _rate_limit(cls, value: str) -> str:
@@ -224,7 +252,8 @@ class Settings(BaseSettings):
             missing.append("POSTGATE_APPROVAL_CHANNEL")
         if not self.approvers and not self.admins:
             missing.append("POSTGATE_APPROVERS (or POSTGATE_ADMINS, who then choose approvers in Slack)")
-        if not self.configured_providers() and not self.dry_run:
+        # With POSTGATE_SECRET_KEY an admin can enter the first provider key in Slack instead.
+        if not self.configured_providers() and not self.dry_run and self.secret_key is None:
             missing.append(
                 "a provider key: PUBLORA_API_KEY, PUBLER_API_KEY or POSTORIA_API_KEY "
                 "(or POSTGATE_DRY_RUN=true to try Postgate without posting)"
@@ -251,4 +280,11 @@ class Settings(BaseSettings):
             secret = getattr(self, name)
             if secret is not None and secret.get_secret_value():
                 values.append(secret.get_secret_value())
+        if self.secret_key is not None:
+            values += secret_key_parts(self.secret_key)
         return values
+
+
+def secret_key_parts(value: SecretStr) -> list[str]:
+    """The Fernet keys of POSTGATE_SECRET_KEY, the encrypting one first."""
+    return [part.strip() for part in value.get_secret_value().split(",") if part.strip()]

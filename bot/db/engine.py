@@ -27,9 +27,10 @@ def _configure_sqlite(engine: Engine) -> None:
         # Take transaction control away from the sqlite3 module so BEGIN is ours (SQLAlchemy docs).
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
+        # The timeout first: switching to WAL needs a lock another process starting at once may hold.
+        cursor.execute("PRAGMA busy_timeout=30000")
         if engine.url.database not in (None, "", ":memory:"):
             cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA busy_timeout=30000")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
@@ -44,12 +45,17 @@ def _configure_sqlite(engine: Engine) -> None:
             connection.exec_driver_sql("BEGIN")
 
 
+def for_writing(engine: Engine) -> Engine:
+    """`engine` whose transactions take SQLite's write lock at BEGIN (see `_on_begin`); as is elsewhere."""
+    return engine.execution_options(**{_WRITE: True})
+
+
 class Database:
     """Short-lived sessions: `read()` for queries, `write()` for one committed transaction."""
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
-        self._write_engine = engine.execution_options(**{_WRITE: True})
+        self._write_engine = for_writing(engine)
 
     @property
     def dialect(self) -> str:

@@ -6,7 +6,9 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
+
+from bot.db.engine import for_writing
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -19,10 +21,18 @@ def alembic_config(url: str) -> Config:
     return config
 
 
+# Any constant both replicas agree on: "postgate" in ASCII.
+_MIGRATION_LOCK = 0x706F737467617465
+
+
 def upgrade(engine: Engine) -> None:
-    """Bring the database to the newest schema; safe to run on every start."""
+    """Bring the database to the newest schema; safe to run on every start, and from several replicas
+    starting at once: on PostgreSQL they take turns on an advisory lock, and the later ones find nothing to
+    do. (SQLite serialises writers itself, and only one process should use a SQLite file.)"""
     config = alembic_config(engine.url.render_as_string(hide_password=False))
-    with engine.begin() as connection:
+    with for_writing(engine).begin() as connection:
+        if connection.dialect.name == "postgresql":
+            connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK})
         config.attributes["connection"] = connection
         command.upgrade(config, "head")
 

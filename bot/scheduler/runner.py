@@ -22,6 +22,14 @@ HOUSEKEEPING = "housekeeping"
 TAKE_OVER = "take_over_dispatching"
 
 
+class _QuietOverlap(logging.Filter):
+    """Drops APScheduler's warning that a tick was skipped because the loop is still running: that is how
+    the loops are meant to work (a long batch simply absorbs the ticks it spans), not a problem to report."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "maximum number of running instances reached" not in record.getMessage()
+
+
 class _Loop:
     """One job's body: runs its step until no work is left, then asks to be woken for the next due time.
 
@@ -34,10 +42,13 @@ class _Loop:
         self.step = step
         self.next_due = next_due
         self.dirty = threading.Event()
+        self.stopped = threading.Event()
         self.runs = 0
 
     def __call__(self, runner: SchedulerRunner) -> None:
         for _ in range(1000):  # bounded: a backlog larger than this waits for the next tick
+            if self.stopped.is_set():
+                return
             self.dirty.clear()
             try:
                 more = self.step()
@@ -80,6 +91,9 @@ class SchedulerRunner:
                 HOUSEKEEPING, housekeeping_step, housekeeping_next_due or (lambda: None)
             )
         self._lock = threading.Lock()
+        quiet = logging.getLogger("apscheduler.scheduler")
+        if not any(isinstance(f, _QuietOverlap) for f in quiet.filters):
+            quiet.addFilter(_QuietOverlap())
         self._scheduler = BackgroundScheduler(
             jobstores={"default": MemoryJobStore()},
             executors={"default": ThreadPoolExecutor(max_workers=4)},
@@ -130,6 +144,9 @@ class SchedulerRunner:
     def stop_taking_work(self) -> None:
         """No new claims: the dispatcher and housekeeper stop being scheduled; the outbox keeps going."""
         for name in (DISPATCH, HOUSEKEEPING, TAKE_OVER):
+            if name in self._loops:
+                # A loop going round a backlog stops after its current step.
+                self._loops[name].stopped.set()
             if self._scheduler.running and self._scheduler.get_job(name) is not None:
                 self._scheduler.remove_job(name)
 

@@ -1,8 +1,9 @@
 """The Slack outbox: delivers every message a state change owes, in order per post, with retries.
 
 Rows are written in the transaction of the change they report. Delivery claims a row with a short lease,
-sends it, and marks it sent; a 429 waits for Slack's Retry-After, a 5xx or network failure backs off, and
-a permanent Slack error parks the row as dead with its reason (never silently dropped). The root approval
+sends it, and marks it sent; a 429 waits for Slack's Retry-After, a 5xx or network failure backs off (and
+delivery pauses for everyone meanwhile, so an outage costs one probe per back-off), a day of failures or a
+permanent Slack error parks the row as dead with its reason (never silently dropped). The root approval
 message is rendered from the post's current state at delivery, so pending refreshes collapse into one.
 """
 
@@ -28,7 +29,10 @@ from bot.slack.views import approval as messages
 
 log = logging.getLogger(__name__)
 
-MAX_ATTEMPTS = 15
+# A message is retried for a day, Slack outages included; only then is it parked as dead (with its reason).
+GIVE_UP_AFTER = timedelta(hours=24)
+# Tries back off exponentially up to this; short enough that a report follows a Slack outage's end quickly.
+MAX_BACKOFF_SECONDS = 30.0
 SEARCH_MARGIN = timedelta(minutes=15)
 LEASE = timedelta(seconds=60)
 # Slack errors that another try will not fix.
@@ -97,10 +101,15 @@ class SlackOutbox:
         self._clock = clock
         self._owner = owner
         self._batch = batch
+        # While Slack is failing (5xx, 429, unreachable), nothing is sent until this time: one message
+        # probes, the others wait without spending tries, so an outage costs one call per back-off.
+        self._paused_until: datetime | None = None
 
     def deliver_due(self) -> bool:
         """Deliver what is due. True when a full batch was found, so the caller should run again."""
         now = self._clock.now()
+        if self._paused_until is not None and now < self._paused_until:
+            return False
         with self._db.read() as session:
             rows = list(
                 session.exec(
@@ -114,6 +123,8 @@ class SlackOutbox:
         for row in rows:
             if row.post_id is not None and row.post_id in blocked_posts:
                 continue
+            if self._paused_until is not None and self._clock.now() < self._paused_until:
+                return False
             if not self._deliver_one(row) and row.post_id is not None:
                 # Later messages of this post must not overtake the one that failed.
                 blocked_posts.add(row.post_id)
@@ -127,6 +138,8 @@ class SlackOutbox:
                 .order_by(col(OutboxMessage.next_attempt_at))
                 .limit(1)
             ).first()
+        if row is not None and self._paused_until is not None:
+            return max(as_utc(row), self._paused_until)
         return row
 
     def pending_count(self) -> int:
@@ -169,19 +182,26 @@ class SlackOutbox:
             status = error.response.status_code if error.response is not None else 0
             if status == 429 or status >= 500 or code in _RETRYABLE_ERRORS:
                 retry_after = _retry_after(error)
-                self._retry(row, now, f"Slack answered {status} {code}", delay=retry_after)
+                delay = self._retry(row, now, f"Slack answered {status} {code}", delay=retry_after)
+                self._pause(now, delay)
             else:
                 self._dead(row, now, f"Slack refused it: {code or status}")
             return False
         except (SlackClientError, OSError) as error:
-            self._retry(row, now, f"could not reach Slack ({type(error).__name__})")
+            delay = self._retry(row, now, f"could not reach Slack ({type(error).__name__})")
+            self._pause(now, delay)
             return False
         except Exception as error:
             log.exception("outbox message %s (%s) crashed", row.id, row.kind)
             self._retry(row, now, f"unexpected error {type(error).__name__}")
             return False
         self._mark_sent(row, now)
+        self._paused_until = None
         return True
+
+    def _pause(self, now: datetime, delay: float | None) -> None:
+        if delay is not None:
+            self._paused_until = now + timedelta(seconds=delay)
 
     def _send(self, row: OutboxMessage) -> None:
         kind = Kind(row.kind)
@@ -364,13 +384,16 @@ class SlackOutbox:
         with self._db.write() as session:
             self._finish(session, row, status="sent", sent_at=now, attempts=row.attempts + 1, last_error=None)
 
-    def _retry(self, row: OutboxMessage, now: datetime, reason: str, *, delay: float | None = None) -> None:
+    def _retry(
+        self, row: OutboxMessage, now: datetime, reason: str, *, delay: float | None = None
+    ) -> float | None:
+        """Schedule the next try; returns its delay in seconds, or None when the row was given up."""
         attempts = row.attempts + 1
-        if attempts >= MAX_ATTEMPTS:
-            self._dead(row, now, f"gave up after {attempts} tries: {reason}")
-            return
+        if now - as_utc(row.created_at) >= GIVE_UP_AFTER:
+            self._dead(row, now, f"gave up after {attempts} tries over {GIVE_UP_AFTER}: {reason}")
+            return None
         if delay is None:
-            delay = min(300.0, 2.0**attempts) * (0.75 + random.random() / 2)  # noqa: S311
+            delay = min(MAX_BACKOFF_SECONDS, 2.0**attempts) * (0.75 + random.random() / 2)  # noqa: S311
         log.warning("outbox message %s (%s) will be retried in %.1fs: %s", row.id, row.kind, delay, reason)
         with self._db.write() as session:
             self._finish(
@@ -381,6 +404,7 @@ class SlackOutbox:
                 last_error=reason,
                 next_attempt_at=now + timedelta(seconds=delay),
             )
+        return delay
 
     def _dead(self, row: OutboxMessage, now: datetime, reason: str) -> None:
         log.error("outbox message %s (%s) for post %s is dead: %s", row.id, row.kind, row.post_id, reason)

@@ -365,6 +365,11 @@ class FakePostoria:
                 _Rule(status, body, times, after_processing, delay, headers=headers, raw=raw_body)
             )
 
+    def clear_faults(self) -> None:
+        """Forget every failure `fail_next` queued that no request has consumed yet."""
+        with self._lock:
+            self._rules.clear()
+
     def set_down(self, down: bool) -> None:
         """While down, every request answers 503."""
         with self._lock:
@@ -460,6 +465,7 @@ class FakePostoria:
                     "json": body,
                     "query": query,
                     "size": len(raw),
+                    "at": time.time(),  # arrival, UNIX seconds (benchmarks)
                 }
             )
             if self._down:

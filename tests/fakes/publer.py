@@ -406,6 +406,11 @@ class FakePubler:
                 )
             )
 
+    def clear_faults(self) -> None:
+        """Forget every failure `fail_next` queued that no request has consumed yet."""
+        with self._lock:
+            self._rules.clear()
+
     def set_down(self, down: bool) -> None:
         """While down, every request answers 503."""
         with self._lock:
@@ -524,6 +529,7 @@ class FakePubler:
                     "query": query,
                     "json": body,
                     "form": _describe_form(form),
+                    "at": time.time(),  # arrival, UNIX seconds (benchmarks)
                 }
             )
             admitted, rate_headers = self._admit()

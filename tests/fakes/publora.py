@@ -402,6 +402,11 @@ class FakePublora:
                 _Rule(status, body, times, after_processing, delay, headers=extra, raw=raw_body)
             )
 
+    def clear_faults(self) -> None:
+        """Forget every failure `fail_next` queued that no request has consumed yet."""
+        with self._lock:
+            self._rules.clear()
+
     def set_down(self, down: bool) -> None:
         """While down, every request answers 503."""
         with self._lock:
@@ -553,6 +558,7 @@ class FakePublora:
                     "headers": _Headers(headers.items()),
                     "json": body,
                     "query": split.query,
+                    "at": time.time(),  # arrival, UNIX seconds (benchmarks)
                 }
             )
             if self._down:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import copy
 import json
+import sys
 import threading
 import time
 import traceback
@@ -76,6 +77,12 @@ class _Fault:
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     fake: FakeSlack
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A client that went away mid-answer (a killed app process) is normal in the chaos tests.
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return
+        super().handle_error(request, client_address)
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -197,7 +204,11 @@ class FakeSlack:
         self._thread: threading.Thread | None = None
         self._lock = threading.RLock()
         self._calls: list[dict[str, Any]] = []
+        #: time.monotonic() at which each Web API call arrived, per method (for benchmarks).
+        self._arrivals: dict[str, list[float]] = {}
         self._faults: dict[str, list[_Fault]] = {}
+        #: While set, every Web API call fails, alternately 500 and 429 (see `set_outage`).
+        self._outage_calls: int | None = None
         self._ws = Workspace(
             team_id=team_id, bot_user_id=bot_user_id, bot_id=bot_id, app_id=APP_ID, root_url=self.root_url
         )
@@ -394,6 +405,12 @@ class FakeSlack:
         with self._lock:
             return copy.deepcopy([c for c in self._calls if method is None or c["method"] == method])
 
+    def arrivals(self, method: str) -> list[float]:
+        """`time.monotonic()` at which each `method` call (or "response_url" post) reached the fake, oldest
+        first; cheap to poll."""
+        with self._lock:
+            return list(self._arrivals.get(method, ()))
+
     def messages(self, channel: str) -> list[dict[str, Any]]:
         with self._lock:
             ch = self._channel(channel)
@@ -533,6 +550,12 @@ class FakeSlack:
                 _Fault(status, error, retry_after, times, after_processing)
             )
 
+    def set_outage(self, down: bool) -> None:
+        """While down, every Web API call fails without taking effect: alternately HTTP 500
+        (`fatal_error`) and 429 (`ratelimited`, Retry-After 1), as Slack does in an incident."""
+        with self._lock:
+            self._outage_calls = 0 if down else None
+
     def reset_faults(self) -> None:
         with self._lock:
             self._faults.clear()
@@ -542,6 +565,8 @@ class FakeSlack:
     def _serve_api(
         self, method: str, query: str, headers: Message, raw: bytes
     ) -> tuple[int, dict[str, Any], dict[str, str]]:
+        with self._lock:
+            self._arrivals.setdefault(method, []).append(time.monotonic())
         params: dict[str, Any] = {}
         status, extra_headers = 200, {}
         try:
@@ -575,6 +600,11 @@ class FakeSlack:
             raise ApiError("unknown_method", req_method=method)
         late: _Fault | None = None
         with self._lock:
+            if self._outage_calls is not None:
+                self._outage_calls += 1
+                if self._outage_calls % 2:
+                    raise ApiError("fatal_error", status=500)
+                raise ApiError("ratelimited", status=429, retry_after=1)
             faults = self._faults.get(method)
             if faults:
                 fault = faults[0]
@@ -614,6 +644,8 @@ class FakeSlack:
         return result
 
     def _serve_hook(self, token: str, raw: bytes) -> tuple[int, str]:
+        with self._lock:
+            self._arrivals.setdefault("response_url", []).append(time.monotonic())
         try:
             body = json.loads(raw or b"{}")
         except ValueError:
@@ -688,3 +720,110 @@ class FakeSlack:
         outcome = "ok" if call["ok"] else f"error={call['error']}"
         params = json.dumps(call["params"], default=str)
         return f"{call['method']} {outcome} {params[:200]}{'…' if len(params) > 200 else ''}"
+
+
+# What a Slack client renders: the special `<…>` tokens of mrkdwn text (for tests of what Postgate's
+# messages can ping or link). Only mrkdwn is parsed for them; plain_text objects show `<…>` as typed.
+
+_SURFACE_METHODS = {
+    "chat.postMessage",
+    "chat.update",
+    "chat.postEphemeral",
+    "chat.scheduleMessage",
+    "views.open",
+    "views.update",
+    "views.push",
+    "views.publish",
+    "response_url",
+}
+# Rich-text elements that render as a mention, a ping or a link, with the token Slack would write for them.
+_RICH_SPECIALS: dict[str, Callable[[dict[str, Any]], str]] = {
+    "user": lambda e: f"@{e.get('user_id', '')}",
+    "usergroup": lambda e: f"!subteam^{e.get('usergroup_id', '')}",
+    "channel": lambda e: f"#{e.get('channel_id', '')}",
+    "broadcast": lambda e: f"!{e.get('range', '')}",
+    "link": lambda e: f"{e.get('url', '')}|{e.get('text') or e.get('url', '')}",
+}
+_RICH_TARGETS = ("user_id", "usergroup_id", "channel_id", "range", "url")
+
+
+def _scan_special_tokens(text: str) -> list[str]:
+    """The inner text of every `<…>` token in a mrkdwn text, as Slack parses it (escaped `&lt;` is text)."""
+    tokens, start = [], text.find("<")
+    while start != -1:
+        end = text.find(">", start + 1)
+        if end == -1:
+            break
+        inner = text[start + 1 : end]
+        if "<" in inner:  # an unclosed `<` before this one is plain text
+            start = text.rfind("<", start, end)
+            continue
+        tokens.append(inner)
+        start = text.find("<", end + 1)
+    return tokens
+
+
+def mrkdwn_texts(surface: dict[str, Any]) -> list[str]:
+    """Every text of a message (or ephemeral, response_url body) or view (modal, Home tab) that a Slack
+    client renders as mrkdwn: the message's top-level `text` (also its notification) unless `mrkdwn` is
+    false, `mrkdwn` text objects anywhere in its blocks (sections, fields, context, confirm dialogs),
+    `markdown` blocks, and attachments' texts. plain_text objects are left out: Slack shows them as typed."""
+    texts: list[str] = []
+    is_view = surface.get("type") in ("modal", "home", "workflow_step")
+    if not is_view and isinstance(surface.get("text"), str) and surface.get("mrkdwn") is not False:
+        texts.append(surface["text"])
+    for attachment in surface.get("attachments") or []:
+        if isinstance(attachment, dict):
+            texts += [
+                attachment[k] for k in ("pretext", "text", "footer") if isinstance(attachment.get(k), str)
+            ]
+            texts += [f["value"] for f in attachment.get("fields") or [] if isinstance(f.get("value"), str)]
+    stack: list[Any] = [surface.get("blocks") or []]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, list):
+            stack.extend(reversed(node))
+        elif isinstance(node, dict):
+            if node.get("type") in ("mrkdwn", "markdown") and isinstance(node.get("text"), str):
+                texts.append(node["text"])
+            stack.extend(v for v in node.values() if isinstance(v, dict | list))
+    return texts
+
+
+def rendered_specials(surface: dict[str, Any]) -> list[str]:
+    """The specials a Slack client renders in `surface`, each as the inside of its token: `!channel`,
+    `!here`, `!subteam^S…`, `!date^…|…`, `@U…`, `#C…`, `https://…|label`. From mrkdwn text (see
+    `mrkdwn_texts`) and rich-text elements; nothing from plain_text."""
+    specials = [token for text in mrkdwn_texts(surface) for token in _scan_special_tokens(text)]
+    stack: list[Any] = [surface.get("blocks") or []]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, list):
+            stack.extend(node)
+        elif isinstance(node, dict):
+            render = _RICH_SPECIALS.get(str(node.get("type")))
+            if render is not None and any(k in node for k in _RICH_TARGETS):
+                specials.append(render(node))
+            stack.extend(v for v in node.values() if isinstance(v, dict | list))
+    return specials
+
+
+def surfaces_shown(fake: FakeSlack) -> list[tuple[str, dict[str, Any]]]:
+    """(where, surface) for everything the app showed through `fake`: every message, update, ephemeral and
+    view it sent (from the call log, so later edits do not hide earlier versions), what the fake holds now
+    (messages in every conversation, ephemerals shown from acknowledgements, open views), and the initial
+    comments of uploaded files."""
+    shown: list[tuple[str, dict[str, Any]]] = []
+    for call in fake.calls():
+        params = call["params"] if isinstance(call["params"], dict) else {}
+        if call["method"] in _SURFACE_METHODS:
+            view = params.get("view")
+            shown.append((call["method"], view if isinstance(view, dict) else params))
+        elif call["method"] == "files.completeUploadExternal" and params.get("initial_comment"):
+            shown.append((call["method"], {"text": params["initial_comment"]}))
+    with fake._lock:
+        for channel in fake._ws.channels.values():
+            shown += [(f"conversation {channel.id}", copy.deepcopy(m)) for m in channel.messages.values()]
+    shown += [("ephemeral", e) for e in fake.ephemerals()]
+    shown += [(f"view {v['id']}", v) for v in fake.views()]
+    return shown
