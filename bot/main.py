@@ -10,9 +10,11 @@ import logging
 import os
 import signal
 import socket
+import sys
 import threading
 import time
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from types import FrameType
@@ -23,7 +25,6 @@ from slack_bolt import App
 from slack_bolt.adapter.wsgi import SlackRequestHandler
 from slack_sdk import WebClient
 from slack_sdk.http_retry.builtin_handlers import ConnectionErrorRetryHandler, RateLimitErrorRetryHandler
-from waitress.server import create_server
 
 from bot.clock import Clock, SystemClock
 from bot.db import repo
@@ -31,13 +32,15 @@ from bot.db.engine import Database, make_engine
 from bot.db.migrate import upgrade
 from bot.db.single import DispatcherLock
 from bot.errors import ConfigError
+from bot.logs import redact_also
 from bot.providers.base import Provider
-from bot.providers.registry import build_providers
+from bot.providers.registry import LiveProviders, environment_credentials
 from bot.scheduler.dispatcher import Dispatcher, DispatchTuning
 from bot.scheduler.housekeeping import Housekeeper
 from bot.scheduler.runner import SchedulerRunner
 from bot.services.cancel import CancelService
 from bot.services.container import Services
+from bot.services.credentials import KeyRing, LiveWebhook, ProviderKeys, StoredCredentials
 from bot.services.directory import AccountDirectory, UserDirectory
 from bot.services.events import SlackEvents
 from bot.services.history import HistoryService
@@ -49,11 +52,15 @@ from bot.services.webhooks import PubloraWebhooks
 from bot.services.workflow import Workflow
 from bot.settings import Settings
 from bot.slack.app import build_app
-from bot.web import WebApp
+from bot.web import WebApp, make_server
 
 log = logging.getLogger(__name__)
 # How long start-up waits for the Socket Mode WebSocket once Slack has handed out its URL.
 SOCKET_MODE_CONNECT_SECONDS = 5.0
+# How long a thread may hold the GIL while another waits (CPython's default: 5 ms). A request thread whose
+# ack is ready waits behind listeners still working after their ack and behind the scheduler; each
+# hand-over used to cost it up to 5 ms (bench.ack_latency).
+GIL_SWITCH_SECONDS = 0.001
 
 
 @dataclass
@@ -61,7 +68,7 @@ class Postgate:
     settings: Settings
     db: Database
     clock: Clock
-    providers: dict[str, Provider]
+    providers: Mapping[str, Provider]
     services: Services
     outbox: SlackOutbox
     dispatcher: Dispatcher
@@ -97,7 +104,7 @@ def build(
     transport: httpx.BaseTransport | None = None,
     clients: tuple[WebClient, WebClient] | None = None,
     database: Database | None = None,
-    providers: dict[str, Provider] | None = None,
+    providers: Mapping[str, Provider] | None = None,
     owner: str | None = None,
 ) -> Postgate:
     if not settings.approval_channel:
@@ -106,10 +113,16 @@ def build(
     owner = owner or f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
     db = database or Database(make_engine(settings.database_url))
     interactive, background = clients or slack_clients(settings)
-    providers = (
-        providers if providers is not None else build_providers(settings, transport=transport, clock=clock)
+    # Keys entered in Slack take over from the environment's; `run` reads them once migrations are done.
+    stored = StoredCredentials(db=db, keyring=KeyRing.from_setting(settings.secret_key), redact=redact_also)
+    live = (
+        LiveProviders.fixed(providers, settings)
+        if providers is not None
+        else LiveProviders(settings, source=stored, transport=transport, clock=clock)
     )
+    providers = live
     accounts = AccountDirectory(providers)
+    live.on_change(accounts.invalidate)
     users = UserDirectory(interactive)
     workflow = Workflow(
         db=db,
@@ -143,6 +156,7 @@ def build(
         tuning=DispatchTuning(
             follow_poll=timedelta(seconds=settings.follow_poll_seconds),
             lease=timedelta(seconds=settings.dispatch_lease_seconds),
+            retry_base=timedelta(seconds=settings.retry_base_seconds),
         ),
         on_outbox=lambda: runner_ref["runner"].wake_outbox(),
     )
@@ -180,6 +194,13 @@ def build(
         history=HistoryService(db=db, client=interactive, posts=posts),
         home=HomeService(db=db, clock=clock, posts=posts, workflow=workflow, users=users),
         events=events,
+        credentials=ProviderKeys(
+            stored=stored,
+            providers=live,
+            environment=environment_credentials(settings),
+            clock=clock,
+            redact=redact_also,
+        ),
     )
     signing_secret = (
         settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else None
@@ -190,9 +211,11 @@ def build(
         return {"database": db.ping(), "scheduler": runner.running}
 
     webhooks = {}
-    if settings.publora_webhook_secret is not None:
-        webhooks["publora"] = PubloraWebhooks(
-            secret=settings.publora_webhook_secret.get_secret_value(), db=db, clock=clock, waker=runner
+    if settings.publora_webhook_secret is not None or settings.secret_key is not None:
+        # The secret in force now: the environment's, or one entered in Slack with Publora's key.
+        webhooks["publora"] = LiveWebhook(
+            secret=lambda: live.webhook_secret("publora"),
+            handler=lambda secret: PubloraWebhooks(secret=secret, db=db, clock=clock, waker=runner),
         )
     web = WebApp(
         health=health,
@@ -226,6 +249,16 @@ def run(settings: Settings) -> int:
         raise ConfigError("Postgate cannot start; set " + ", ".join(missing) + " (see .env.example).")
     app = build(settings)
     upgrade(app.db.engine)
+    try:
+        app.services.credentials.start()
+    except ConfigError:
+        app.db.dispose()
+        raise
+    if not app.providers:
+        log.warning(
+            "no provider has a key yet: an admin can enter one in Postgate's settings in Slack "
+            "(App Home → Settings → Provider keys)"
+        )
     lock = DispatcherLock.for_engine(app.db.engine)
     dispatching = lock is None or lock.acquire()
     if not dispatching:
@@ -238,14 +271,8 @@ def run(settings: Settings) -> int:
         )
     socket_handler = _connect_socket_mode(app) if settings.socket_mode else None
     app.runner.start(dispatching=dispatching, may_dispatch=lock.acquire if lock is not None else None)
-    server = create_server(
-        app.web,
-        host=settings.host,
-        port=settings.port,
-        threads=16,
-        ident="postgate",
-        clear_untrusted_proxy_headers=True,
-    )
+    server = make_server(app.web, host=settings.host, port=settings.port)
+    sys.setswitchinterval(GIL_SWITCH_SECONDS)
     if socket_handler is not None:
         log.info("connected to Slack in Socket Mode; health on :%s/healthz", settings.port)
     else:
@@ -283,6 +310,7 @@ def drain(app: Postgate, *, deadline: float) -> bool:
     started = time.monotonic()
     clean = True
     app.runner.stop_taking_work()
+    app.dispatcher.stop_claiming()
     waiter = threading.Thread(target=app.runner.shutdown, kwargs={"wait": True}, name="drain", daemon=True)
     waiter.start()
     waiter.join(timeout=deadline * 0.6)

@@ -1,6 +1,10 @@
 """The HTTP surface: `POST /slack/events` (Bolt, signature checked first), provider webhooks
 (`POST /webhooks/<provider>`, each verifying its own signature over the raw body) and `GET /healthz`, as one
-WSGI app served by waitress, a production WSGI server with a thread pool."""
+WSGI app served by waitress, a production WSGI server with a thread pool.
+
+Sizes are bounded before anything is parsed for real: a body over `MAX_BODY` is refused (413), and a signed
+interaction carrying a value larger than Slack itself allows (a modal input, private_metadata, an option, a
+button value) is refused with a 400 before Bolt sees it, since no real Slack client can send one."""
 
 from __future__ import annotations
 
@@ -8,11 +12,13 @@ import io
 import json
 import logging
 import time
+import urllib.parse
 from collections.abc import Callable, Iterable, Mapping
 from http import HTTPStatus
 from typing import Any
 
 from slack_sdk.signature import Clock, SignatureVerifier
+from waitress.server import BaseWSGIServer, MultiSocketServer, create_server
 
 log = logging.getLogger(__name__)
 
@@ -22,6 +28,29 @@ WSGIApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
 WebhookHandler = Callable[[bytes, Mapping[str, str]], tuple[int, dict[str, Any]]]
 
 MAX_BODY = 1_000_000  # Slack payloads are far smaller; anything bigger is not from Slack.
+#: Slack's own caps on what a user can put into an interaction (docs: Block Kit and modal limits).
+INPUT_VALUE_MAX = 3000
+PRIVATE_METADATA_MAX = 3000
+OPTION_VALUE_MAX = 150
+OPTION_TEXT_MAX = 75
+BUTTON_VALUE_MAX = 2000
+
+
+#: Request threads of the server. Each in-flight Slack request holds one until its ack is sent.
+SERVER_THREADS = 16
+
+
+def make_server(app: WSGIApp, *, host: str, port: int) -> BaseWSGIServer | MultiSocketServer:
+    """The HTTP server Postgate runs `app` on (waitress). The acknowledgement-latency benchmark serves its
+    bare Bolt floor with this same function, so the two are compared on one server setup."""
+    return create_server(
+        app,
+        host=host,
+        port=port,
+        threads=SERVER_THREADS,
+        ident="postgate",
+        clear_untrusted_proxy_headers=True,
+    )
 
 
 def _respond(start_response: StartResponse, status: str, body: dict[str, Any]) -> list[bytes]:
@@ -106,6 +135,10 @@ class WebApp:
                 valid = False
             if not valid:
                 return _respond(start_response, "401 Unauthorized", {"error": "invalid request"})
+        oversized = beyond_slack_limits(body)
+        if oversized is not None:
+            log.warning("a signed Slack request carried %s larger than Slack allows; answered 400", oversized)
+            return _respond(start_response, "400 Bad Request", {"error": f"{oversized} is too large"})
         environ["wsgi.input"] = io.BytesIO(body)
         try:
             return self._slack(environ, start_response)
@@ -113,6 +146,61 @@ class WebApp:
             # Signed, but not a shape Slack sends (Bolt's own parsing failed): refused, and said in one line.
             log.warning("a signed Slack request could not be parsed (%s); answered 400", type(error).__name__)
             return _respond(start_response, "400 Bad Request", {"error": "malformed request"})
+
+
+def beyond_slack_limits(body: bytes) -> str | None:
+    """What in an interaction payload is larger than Slack lets anyone send ("private_metadata", "an input
+    value", …), or None. Slash commands are not checked: their text is only ever prefilled, cut, into the
+    composer. Anything that is not a well-formed payload is left to Bolt."""
+    try:
+        fields = urllib.parse.parse_qs(body.decode("utf-8"), keep_blank_values=True)
+        payload = json.loads(fields["payload"][0])
+    except (UnicodeDecodeError, KeyError, IndexError, ValueError, RecursionError):
+        return None
+    if not isinstance(payload, dict):
+        return None
+    view = payload.get("view")
+    if isinstance(view, dict):
+        metadata = view.get("private_metadata")
+        if isinstance(metadata, str) and len(metadata) > PRIVATE_METADATA_MAX:
+            return "private_metadata"
+        if _oversized_input(view.get("state")):
+            return "an input value"
+    actions = payload.get("actions")
+    for action in actions if isinstance(actions, list) else []:
+        if isinstance(action, dict):
+            value = action.get("value")
+            if isinstance(value, str) and len(value) > BUTTON_VALUE_MAX:
+                return "a button value"
+            chosen = {k: v for k, v in action.items() if k not in ("value", "text")}  # a button's own
+            if _oversized_input(chosen):
+                return "an input value"
+    return None
+
+
+def _oversized_input(state: Any) -> bool:
+    """Whether a modal's state (or an action) holds a text or an option longer than Slack's caps. Walked
+    without recursion; the attached files' own descriptions are Slack's and are not checked."""
+    stack = [state]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, str):
+            if len(node) > INPUT_VALUE_MAX:
+                return True
+        elif isinstance(node, list):
+            stack.extend(node)
+        elif isinstance(node, dict):
+            if _is_option(node) and (
+                len(node["value"]) > OPTION_VALUE_MAX
+                or len(str(node["text"].get("text", ""))) > OPTION_TEXT_MAX
+            ):
+                return True
+            stack.extend(value for key, value in node.items() if key != "files")
+    return False
+
+
+def _is_option(node: dict[str, Any]) -> bool:
+    return isinstance(node.get("value"), str) and isinstance(node.get("text"), dict)
 
 
 def _read_body(environ: dict[str, Any]) -> bytes | None:

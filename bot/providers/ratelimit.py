@@ -60,8 +60,12 @@ class RateLimiter:
         monotonic: Callable[[], float] = time.monotonic,
         wall: Callable[[], float] = time.time,
         sleep: Callable[[float], None] = time.sleep,
+        longest_wait: float | None = None,
     ) -> None:
+        """`longest_wait` caps every caller's `max_wait`: a worker asleep on a spent budget is a worker the
+        dispatcher cannot give other work, so past this wait the post is handed back instead."""
         self.rate = rate
+        self._longest_wait = longest_wait
         self._provider = provider
         self._monotonic = monotonic
         self._wall = wall
@@ -80,6 +84,8 @@ class RateLimiter:
 
         Raises ProviderBudgetExhausted (nothing reserved) when the slot is more than `max_wait` away.
         """
+        if self._longest_wait is not None:
+            max_wait = min(max_wait, self._longest_wait)
         with self._lock:
             now = self._monotonic()
             self._forget(now)
@@ -112,6 +118,11 @@ class RateLimiter:
                 self._blocked_until = max(self._blocked_until, now + min(pause, self.rate.window * 2))
                 return
             if remaining is not None and remaining <= 0 and reset_in is not None and reset_in > 0:
+                ours = sum(1 for slot in self._slots if now - self.rate.window < slot <= now)
+                if ours >= self.rate.limit:
+                    # Our own requests spent the window: the slots already wait for exactly the right
+                    # moment, and Publer's reset (whole seconds, rounded up) would only add idle time.
+                    return
                 self._blocked_until = max(self._blocked_until, now + min(reset_in, self.rate.window * 2))
 
     def seconds_from_unix(self, unix_time: float) -> float:

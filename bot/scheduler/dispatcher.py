@@ -9,15 +9,16 @@ de-duplicates by idempotency key; otherwise the post is handed to a human.
 from __future__ import annotations
 
 import logging
+import threading
 import uuid
-from collections.abc import Iterator, Mapping
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 
 from bot.clock import Clock
 from bot.db import repo
@@ -50,7 +51,11 @@ log = logging.getLogger(__name__)
 class DispatchTuning:
     lease: timedelta = timedelta(minutes=5)
     batch: int = 20
+    #: Provider calls in flight at once. The pool has twice as many threads, so that one post's database
+    #: bookkeeping runs while others wait for their provider, and the calls never wait for the database.
     workers: int = 4
+    #: Batches one run may claim back to back before it lets the scheduler loop go round.
+    batches_per_run: int = 50
     follow_poll: timedelta = timedelta(seconds=30)
     follow_poll_max: timedelta = timedelta(minutes=5)
     follow_timeout: timedelta = timedelta(hours=24)
@@ -83,37 +88,106 @@ class Dispatcher:
         self._owner = owner
         self._tuning = tuning or DispatchTuning()
         self._on_outbox = on_outbox or (lambda: None)
+        # The provider-call gate of the run in progress and this thread's place in it (see `_ProviderCalls`).
+        self._turn = threading.local()
+        # Provider name → until when submissions to it wait for its rate budget.
+        self._held_back: dict[str, datetime] = {}
+        self._held_back_lock = threading.Lock()
+        self._claiming = threading.Event()
+        self._claiming.set()
 
     # --- entry points ------------------------------------------------------------------------------
 
     def run_once(self) -> bool:
-        """Claim and process what is due now. True when a full batch was claimed (run again at once)."""
+        """Claim and process what is due now. True when a full batch was claimed (run again at once).
+
+        Due posts come first, in due-time order; status checks only fill what room a batch leaves, so a
+        burst of due posts is never held up by checks on earlier ones. While a full batch is worked
+        through, the next one is claimed as soon as the pool has nothing queued, so the provider calls
+        never wait for a batch's stragglers; otherwise each post that ends makes room to claim what fell
+        due meanwhile, instead of leaving it until the whole run is over.
+        """
+        t = self._tuning
+        threads = 2 * t.workers
+        calls = _ProviderCalls(t.workers)
+        pending: set[Future[None]] = set()
+        full = False
+        queued = 0
+        with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="dispatch") as pool:
+            for _ in range(t.batches_per_run):
+                if not self._claiming.is_set():
+                    break
+                work = self._claim()
+                for fn, claim in work:
+                    pending.add(pool.submit(self._guarded, fn, claim, calls, queued))
+                    queued += 1
+                full = len(work) == t.batch
+                if not full and not pending:
+                    break
+                _, pending = wait(pending, return_when=FIRST_COMPLETED)
+                while full and len(pending) > threads:
+                    _, pending = wait(pending, return_when=FIRST_COMPLETED)
+                self._on_outbox()  # what the finished posts owe Slack goes out now, not after the run
+            wait(pending)
+        if queued:
+            self._on_outbox()
+        return full
+
+    def _claim(self) -> list[tuple[Callable[[Claim], None], Claim]]:
         now = self._clock.now()
         t = self._tuning
         with self._db.write() as session:
             due = repo.claim_due_posts(session, now=now, owner=self._owner, lease=t.lease, limit=t.batch)
-        with self._db.write() as session:
-            follow = repo.claim_follow_ups(session, now=now, owner=self._owner, lease=t.lease, limit=t.batch)
-        work = [(self._submit, c) for c in due] + [(self._follow, c) for c in follow]
-        if work:
-            with ThreadPoolExecutor(
-                max_workers=min(t.workers, len(work)), thread_name_prefix="dispatch"
-            ) as pool:
-                for future in [pool.submit(self._guarded, fn, claim) for fn, claim in work]:
-                    future.result()
-            self._on_outbox()
-        return len(due) == t.batch or len(follow) == t.batch
+            due = _in_due_order(session, due)
+        follow: list[Claim] = []
+        if len(due) < t.batch:
+            with self._db.write() as session:
+                follow = repo.claim_follow_ups(
+                    session, now=now, owner=self._owner, lease=t.lease, limit=t.batch - len(due)
+                )
+        work: list[tuple[Callable[[Claim], None], Claim]] = [(self._submit, c) for c in due]
+        return work + [(self._follow, c) for c in follow]
+
+    def stop_claiming(self) -> None:
+        """At shutdown: the run in progress finishes the posts it holds and claims no more."""
+        self._claiming.clear()
 
     def next_due_time(self) -> datetime | None:
         with self._db.read() as session:
             return repo.next_due_time(session)
 
-    def _guarded(self, fn: Any, claim: Claim) -> None:
+    def _hold_back(self, provider: str, retry_after: float | None) -> None:
+        """Submissions to `provider` wait for its rate budget until `retry_after` (and a little beyond):
+        until then its status checks give way, so that the budget goes to posts that are due."""
+        until = self._clock.now() + timedelta(seconds=retry_after or 0.0) + self._tuning.retry_base / 4
+        with self._held_back_lock:
+            self._held_back[provider] = max(self._held_back.get(provider, until), until)
+
+    def _holding_back(self, provider: str) -> bool:
+        with self._held_back_lock:
+            until = self._held_back.get(provider)
+        return until is not None and until > self._clock.now()
+
+    def _guarded(self, fn: Any, claim: Claim, calls: _ProviderCalls, turn: int) -> None:
+        self._turn.calls, self._turn.number = calls, turn
         try:
             fn(claim)
         except Exception:
             # The lease expires and the post is picked up again; one bad post must not stop the batch.
             log.exception("dispatching post %s failed", claim.post_id)
+        finally:
+            calls.done(turn)
+            self._turn.calls = None
+
+    @contextmanager
+    def _provider_call(self) -> Iterator[None]:
+        """Hold one of the run's provider-call slots, taken in the order the posts were queued."""
+        calls: _ProviderCalls | None = getattr(self._turn, "calls", None)
+        if calls is None:
+            yield
+            return
+        with calls.slot(self._turn.number):
+            yield
 
     # --- submission ----------------------------------------------------------------------------------
 
@@ -172,7 +246,10 @@ class Dispatcher:
         if attempt.maybe_received and not provider.idempotent_submit:
             # An earlier try may have arrived; without idempotency only the provider's records can say.
             try:
-                found = provider.find_submission(request, sent_at=attempt.last_try_at or attempt.created_at)
+                with self._provider_call():
+                    found = provider.find_submission(
+                        request, sent_at=attempt.last_try_at or attempt.created_at
+                    )
             except ProviderOutcomeUnknown as error:
                 outcome.unknown.append(
                     f"{provider.display_name} may have received an earlier try, and Postgate cannot tell "
@@ -197,7 +274,8 @@ class Dispatcher:
         if not self._mark_sending(claim, attempt):
             return False
         try:
-            receipt = provider.submit(request)
+            with self._provider_call():
+                receipt = provider.submit(request)
         except ProviderOutcomeUnknown as error:
             # Kept as "may have been received": an idempotent provider gets the same key again, and
             # any other provider is asked what it has before anything is sent again.
@@ -209,6 +287,8 @@ class Dispatcher:
                 self._rotate_key(claim, attempt, error)
             elif error.retryable:
                 outcome.wait(error)
+                if isinstance(error, ProviderBudgetExhausted):
+                    self._hold_back(provider.name, error.retry_after)
                 self._record_retry(claim, attempt, error, maybe_received=False)
             else:
                 self._record_failure(claim, attempt, f"{provider.display_name} refused it: {error.message}")
@@ -352,7 +432,9 @@ class Dispatcher:
     def _record_retry(
         self, claim: Claim, attempt: PublishAttempt, error: ProviderError, *, maybe_received: bool
     ) -> None:
-        log.warning("post %s: %s (try %s)", claim.post_id, error, attempt.tries)
+        # Waiting for the rate budget is how a burst is meant to drain, not a problem to report.
+        level = logging.INFO if isinstance(error, ProviderBudgetExhausted) else logging.WARNING
+        log.log(level, "post %s: %s (try %s)", claim.post_id, error, attempt.tries)
         with self._fenced_attempt(claim, attempt) as fenced:
             if fenced is None:
                 return
@@ -482,19 +564,27 @@ class Dispatcher:
                 if a.status == "accepted"
             ]
         updates: list[tuple[PublishAttempt, list[tuple[str, str, str | None, str | None]], bool]] = []
+        asked = False
         for attempt in attempts:
             provider = self._providers.get(attempt.provider)
-            if provider is None or attempt.external_id is None:
+            if provider is None or attempt.external_id is None or self._holding_back(attempt.provider):
                 continue
             content = _Content(version.text, version.targets, (), version.queue)
             request = self._request_for(attempt, content, now=now)
             try:
-                state = provider.fetch_state(attempt.external_id, request)
+                with self._provider_call():
+                    state = provider.fetch_state(attempt.external_id, request)
+            except ProviderBudgetExhausted as error:
+                # Held back by our own limiter: nothing was asked, so it is no failed check either.
+                log.info("post %s: checking %s later: %s", claim.post_id, provider.name, error.message)
+                continue
             except ProviderError as error:
+                asked = True
                 log.warning(
                     "post %s: checking %s failed: %s", claim.post_id, provider.display_name, error.message
                 )
                 continue
+            asked = True
             rows = [(r.account_id, r.outcome.value, r.url, r.error) for r in state.results]
             updates.append((attempt, rows, state.done))
         with self._db.write() as session:
@@ -552,7 +642,10 @@ class Dispatcher:
                     session, post, "The provider has not said for a day whether the post went live.", now
                 )
                 return
-            post.polls += 1
+            if asked:
+                # A check that was never made (it gave way to due posts, or waits for the rate budget)
+                # does not slow the next ones down.
+                post.polls += 1
             delay = min(self._tuning.follow_poll_max, self._tuning.follow_poll * (2 ** (post.polls // 10)))
             post.next_action_at = now + delay
             post.lease_owner = None
@@ -669,6 +762,55 @@ class _SubmitOutcome:
     def wait(self, error: ProviderError) -> None:
         if isinstance(error, ProviderRateLimited) and error.retry_after is not None:
             self.retry_after = max(self.retry_after or 0.0, error.retry_after)
+
+
+class _ProviderCalls:
+    """At most `width` provider calls at once, started in the order their posts were queued.
+
+    The pool has more threads than slots, so that one post's database work runs while others wait for a
+    provider; without turns, whichever thread finished its bookkeeping first would call first, and posts
+    would not go out in due-time order. A task's turn passes on when it takes its slot, or ends without
+    calling at all.
+    """
+
+    # A turn never waits longer than this for the ones before it: a bug must cost order, not progress.
+    PATIENCE = 30.0
+
+    def __init__(self, width: int) -> None:
+        self._slots = threading.BoundedSemaphore(width)
+        self._changed = threading.Condition()
+        self._next = 0
+        self._passed: set[int] = set()
+
+    @contextmanager
+    def slot(self, turn: int) -> Iterator[None]:
+        with self._changed:
+            self._changed.wait_for(lambda: self._next >= turn, timeout=self.PATIENCE)
+        with self._slots:
+            self.done(turn)
+            yield
+
+    def done(self, turn: int) -> None:
+        """`turn` needs no more waiting for: it took its slot, or its task ended."""
+        with self._changed:
+            if turn >= self._next:
+                self._passed.add(turn)
+            while self._next in self._passed:
+                self._passed.discard(self._next)
+                self._next += 1
+            self._changed.notify_all()
+
+
+def _in_due_order(session: Session, claims: list[Claim]) -> list[Claim]:
+    """`claims` sorted by the time their posts were due (the claim's UPDATE … RETURNING has no order)."""
+    if len(claims) < 2:
+        return claims
+    due = dict(
+        session.exec(
+            select(Post.id, Post.next_action_at).where(col(Post.id).in_([c.post_id for c in claims]))
+        ).all()
+    )
+    return sorted(claims, key=lambda c: (due.get(c.post_id) is None, due.get(c.post_id) or 0, c.post_id))
 
 
 def _not_the_approved_version(post: Post, version: PostVersion) -> str | None:

@@ -11,15 +11,20 @@ from datetime import timedelta
 from bot.clock import Clock
 from bot.db import repo
 from bot.db.engine import Database
+from bot.db.tables import Post
 from bot.domain.model import PostStatus
 from bot.services.directory import UserDirectory
 from bot.services.posts import PostService
-from bot.services.snapshot import load_snapshot
+from bot.services.snapshot import PostSnapshot, load_approval_states, load_snapshots
 from bot.services.workflow import Workflow
 from bot.slack.views.forms import zone
 from bot.slack.views.home import HomeData
 
 SECTION = 10
+#: Pending posts read to find those awaiting the viewer; the tab shows a few and counts them.
+PENDING_LIMIT = 200
+#: "Recently published (N)" counts the publications of this past stretch, as the schedule shows the next week.
+RECENT_WINDOW = timedelta(days=7)
 _MINE = (PostStatus.PENDING_APPROVAL, PostStatus.CHANGES_REQUESTED, PostStatus.MISSED)
 _SCHEDULED = (PostStatus.APPROVED, PostStatus.PUBLISHING, PostStatus.SUBMITTED)
 _DONE = (PostStatus.PUBLISHED, PostStatus.PARTIALLY_PUBLISHED)
@@ -41,14 +46,13 @@ class HomeService:
         tz = zone(self._users.timezone(user_id))
         approver = self._posts.is_approver_anywhere(team_id, user_id)
         with self._db.read() as session:
-            pending = repo.list_by_status(
-                session,
-                team_id=team_id,
-                statuses=[PostStatus.PENDING_APPROVAL],
-                exclude_author_id=None,
-                limit=200,
+            pending = (
+                repo.refs_by_status(
+                    session, team_id=team_id, statuses=[PostStatus.PENDING_APPROVAL], limit=PENDING_LIMIT
+                )
+                if approver
+                else []
             )
-            pending_snapshots = [load_snapshot(session, p) for p in pending] if approver else []
             mine = repo.list_by_status(
                 session, team_id=team_id, statuses=_MINE, author_id=user_id, limit=SECTION
             )
@@ -68,16 +72,27 @@ class HomeService:
                 "schedule": repo.count_by_status(
                     session, team_id=team_id, statuses=_SCHEDULED, publish_before=now + timedelta(days=7)
                 ),
-                "recent": repo.count_by_status(session, team_id=team_id, statuses=_DONE),
+                # The past week's, not every publication ever: a count over the whole history would
+                # grow with it, on every opening of the tab.
+                "recent": repo.count_finished_since(
+                    session, team_id=team_id, statuses=_DONE, since=now - RECENT_WINDOW
+                ),
                 "attention": repo.count_by_status(
                     session, team_id=team_id, statuses=_ATTENTION, author_id=None if approver else user_id
                 ),
             }
-            data_mine = [load_snapshot(session, p) for p in mine]
-            data_schedule = [load_snapshot(session, p) for p in schedule]
-            data_recent = [load_snapshot(session, p) for p in recent]
-            data_attention = [load_snapshot(session, p) for p in attention]
-        awaiting = self._posts.awaiting(user_id, pending_snapshots)
+            # Whose approval counts needs only each pending post's targets and approvals (two queries);
+            # full snapshots only for the posts shown, every section's in four queries.
+            awaiting = self._posts.awaiting(user_id, load_approval_states(session, pending))
+            shown_pending = repo.posts_by_id(session, [state.id for state in awaiting[:SECTION]])
+            snapshots = {
+                s.id: s
+                for s in load_snapshots(session, [*shown_pending, *mine, *schedule, *recent, *attention])
+            }
+
+        def shown(posts: list[Post]) -> list[PostSnapshot]:
+            return [snapshots[p.id] for p in posts if p.id is not None]
+
         counts["awaiting_me"] = len(awaiting)
         notes = []
         if self._workflow.groups_unavailable:
@@ -89,11 +104,11 @@ class HomeService:
             user_id=user_id,
             tz=tz,
             now=now,
-            awaiting_me=awaiting[:SECTION],
-            mine=data_mine,
-            schedule=data_schedule,
-            recent=data_recent,
-            attention=data_attention,
+            awaiting_me=shown(shown_pending),
+            mine=shown(mine),
+            schedule=shown(schedule),
+            recent=shown(recent),
+            attention=shown(attention),
             is_admin=self._workflow.is_admin(team_id, user_id),
             notes=notes,
             counts=counts,

@@ -7,11 +7,11 @@ in that same transaction, so a crash can lose neither the change nor its report.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from sqlmodel import Session
 
@@ -28,7 +28,9 @@ from bot.errors import InvalidTransition
 from bot.services.outbox import Kind, owe, owe_state_change
 from bot.services.snapshot import (
     PostSnapshot,
+    load_approval_states,
     load_snapshot,
+    load_snapshots,
     stored_content,
     version_hash,
 )
@@ -40,6 +42,25 @@ log = logging.getLogger(__name__)
 
 # A new time must leave approvers (and the dispatcher) a moment.
 MIN_LEAD = timedelta(minutes=1)
+
+
+class _PendingPost(Protocol):
+    """A pending post as far as `PostService.awaiting` needs it (a snapshot, or only its approval state)."""
+
+    @property
+    def team_id(self) -> str: ...
+
+    @property
+    def author_id(self) -> str: ...
+
+    @property
+    def approvals(self) -> tuple[str, ...]: ...
+
+    @property
+    def policy_targets(self) -> tuple[Target, ...]: ...
+
+
+_Pending = TypeVar("_Pending", bound=_PendingPost)
 
 
 class Waker(Protocol):
@@ -568,7 +589,7 @@ class PostService:
                 statuses=[PostStatus.PENDING_APPROVAL, PostStatus.CHANGES_REQUESTED, PostStatus.MISSED],
                 author_id=user_id,
             )
-            pending = repo.list_by_status(
+            pending = repo.refs_by_status(
                 session,
                 team_id=team_id,
                 statuses=[PostStatus.PENDING_APPROVAL],
@@ -581,32 +602,38 @@ class PostService:
                 statuses=[PostStatus.APPROVED, PostStatus.PUBLISHING, PostStatus.SUBMITTED],
                 order_by_publish=True,
             )
-            own_s = [load_snapshot(session, p) for p in own]
-            pending_s = [load_snapshot(session, p) for p in pending]
-            scheduled_s = [load_snapshot(session, p) for p in scheduled]
-        awaiting = self.awaiting(user_id, pending_s)
+            # Whose approval counts needs only targets and approvals; full snapshots for what is shown.
+            awaiting = self.awaiting(user_id, load_approval_states(session, pending))[:10]
+            shown = repo.posts_by_id(session, [state.id for state in awaiting])
+            snapshots = iter(load_snapshots(session, [*own, *shown, *scheduled]))
+            own_s = [next(snapshots) for _ in own]
+            awaiting_s = [next(snapshots) for _ in shown]
+            scheduled_s = [next(snapshots) for _ in scheduled]
         return PostLists(
             own_pending=own_s,
-            awaiting_me=awaiting[:10],
+            awaiting_me=awaiting_s,
             scheduled=scheduled_s,
-            is_approver=bool(awaiting) or self.is_approver_anywhere(team_id, user_id),
+            is_approver=bool(awaiting_s) or self.is_approver_anywhere(team_id, user_id),
         )
 
-    def awaiting(self, user_id: str, pending: list[PostSnapshot]) -> list[PostSnapshot]:
-        """The pending posts where `user_id`'s approval would still count."""
-        waiting = []
-        for snapshot in pending:
-            if user_id in snapshot.approvals:
-                continue
-            progress = self._workflow.progress(
-                snapshot.team_id,
-                targets=snapshot.policy_targets,
-                approvals=list(snapshot.approvals),
-                author_id=snapshot.author_id,
+    def awaiting(self, user_id: str, pending: Sequence[_Pending]) -> list[_Pending]:
+        """The pending posts where `user_id`'s approval would still count, in their order."""
+        candidates = [post for post in pending if user_id not in post.approvals]
+        counts = [False] * len(candidates)
+        by_team: dict[str, list[int]] = {}
+        for index, post in enumerate(candidates):
+            by_team.setdefault(post.team_id, []).append(index)
+        for team_id, indexes in by_team.items():
+            progresses = self._workflow.progress_of_many(
+                team_id,
+                [
+                    (candidates[i].policy_targets, list(candidates[i].approvals), candidates[i].author_id)
+                    for i in indexes
+                ],
             )
-            if progress.counts_for(user_id):
-                waiting.append(snapshot)
-        return waiting
+            for i, progress in zip(indexes, progresses, strict=True):
+                counts[i] = progress.counts_for(user_id)
+        return [post for post, counted in zip(candidates, counts, strict=True) if counted]
 
     def is_approver_anywhere(self, team_id: str, user_id: str) -> bool:
         return any(

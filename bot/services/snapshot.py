@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
@@ -15,7 +15,7 @@ from typing import Any
 from sqlmodel import Session
 
 from bot.db import repo
-from bot.db.tables import Post
+from bot.db.tables import AccountResult, Decision, Post, PostVersion, PublishAttempt
 from bot.domain.model import Account, Draft, MediaItem, PostStatus, Queue
 from bot.domain.networks import Network
 from bot.domain.policy import Progress, Target
@@ -78,7 +78,7 @@ class PostSnapshot:
 
     @property
     def policy_targets(self) -> tuple[Target, ...]:
-        return tuple(Target(account_key=t.key, network=t.network, label=t.label) for t in self.targets)
+        return _policy_targets(self.targets)
 
     def as_draft(self) -> Draft:
         """The post as the composer takes it back for an edit."""
@@ -95,6 +95,27 @@ class PostSnapshot:
             overrides=self.overrides,
             first_comment=self.first_comment,
         )
+
+
+@dataclass(frozen=True)
+class ApprovalState:
+    """What deciding whose approval a pending post still needs takes, and nothing else of its snapshot:
+    App Home and `/post list` check up to a few hundred pending posts and show a few of them."""
+
+    id: int
+    team_id: str
+    author_id: str
+    targets: tuple[TargetView, ...]
+    #: Who approved the current version, in order.
+    approvals: tuple[str, ...]
+
+    @property
+    def policy_targets(self) -> tuple[Target, ...]:
+        return _policy_targets(self.targets)
+
+
+def _policy_targets(targets: tuple[TargetView, ...]) -> tuple[Target, ...]:
+    return tuple(Target(account_key=t.key, network=t.network, label=t.label) for t in targets)
 
 
 def overrides_to_json(overrides: tuple[tuple[Network, str], ...]) -> dict[str, str] | None:
@@ -236,18 +257,83 @@ ProgressOf = Callable[[PostSnapshot], Progress]
 def load_snapshot(session: Session, post: Post, progress: ProgressOf | None = None) -> PostSnapshot:
     assert post.id is not None
     version = repo.get_version(session, post_id=post.id, version=post.version)
+    return _assemble(
+        post,
+        version,
+        decisions=repo.decisions_for(session, post_id=post.id),
+        attempts=repo.attempts_for(session, post_id=post.id, version=post.version, round=post.attempt_round),
+        results=repo.results_for(session, post_id=post.id),
+        progress=progress,
+    )
+
+
+def load_snapshots(
+    session: Session, posts: Sequence[Post], progress: ProgressOf | None = None
+) -> list[PostSnapshot]:
+    """`load_snapshot` of each post, in the same order, with four queries for all of them (App Home and
+    `/post list` show up to a few hundred posts; one query per post and record kind would not scale)."""
+    records = repo.records_of(session, posts)
+    snapshots = []
+    for post in posts:
+        assert post.id is not None
+        version = records.versions.get(post.id)
+        if version is None:
+            raise LookupError(f"post {post.id} has no version {post.version}")
+        snapshots.append(
+            _assemble(
+                post,
+                version,
+                decisions=records.decisions.get(post.id, []),
+                attempts=[
+                    a
+                    for a in records.attempts.get(post.id, [])
+                    if a.version == post.version and a.round == post.attempt_round
+                ],
+                results=records.results.get(post.id, []),
+                progress=progress,
+            )
+        )
+    return snapshots
+
+
+def load_approval_states(session: Session, posts: Sequence[repo.PostRef]) -> list[ApprovalState]:
+    """The `ApprovalState` of each post, in the same order, with two queries for all of them."""
+    targets, approvals = repo.approval_inputs(session, posts)
+    states = []
+    for post in posts:
+        states.append(
+            ApprovalState(
+                id=post.id,
+                team_id=post.team_id,
+                author_id=post.author_id,
+                targets=target_views(targets.get(post.id, [])),
+                approvals=tuple(approvals.get(post.id, ())),
+            )
+        )
+    return states
+
+
+def _assemble(
+    post: Post,
+    version: PostVersion,
+    *,
+    decisions: Iterable[Decision],
+    attempts: Iterable[PublishAttempt],
+    results: Iterable[AccountResult],
+    progress: ProgressOf | None,
+) -> PostSnapshot:
+    """The snapshot of `post` from its current version and its records (the attempts of its current round,
+    every decision and result, each in the order they were made)."""
+    assert post.id is not None
     targets = target_views(version.targets)
     by_key = {(t.provider, t.account_id): t for t in targets}
-    decisions = [d for d in repo.decisions_for(session, post_id=post.id) if d.version == post.version]
-    rejection = next((d for d in decisions if d.kind == "reject"), None)
-    changes = next((d for d in reversed(decisions) if d.kind == "request_changes"), None)
-    attempts = {
-        a.id: a
-        for a in repo.attempts_for(session, post_id=post.id, version=post.version, round=post.attempt_round)
-    }
-    results = []
-    for row in repo.results_for(session, post_id=post.id):
-        attempt = attempts.get(row.attempt_id)
+    current = [d for d in decisions if d.version == post.version]
+    rejection = next((d for d in current if d.kind == "reject"), None)
+    changes = next((d for d in reversed(current) if d.kind == "request_changes"), None)
+    by_id = {a.id: a for a in attempts}
+    shown = []
+    for row in results:
+        attempt = by_id.get(row.attempt_id)
         if attempt is None:
             continue
         target = by_key.get((attempt.provider, row.account_id)) or TargetView(
@@ -257,7 +343,7 @@ def load_snapshot(session: Session, post: Post, progress: ProgressOf | None = No
             network=None,
             name=row.account_id,
         )
-        results.append(ResultView(target=target, status=row.status, url=row.url, error=row.error))
+        shown.append(ResultView(target=target, status=row.status, url=row.url, error=row.error))
     snapshot = PostSnapshot(
         id=post.id,
         status=PostStatus(post.status),
@@ -271,10 +357,10 @@ def load_snapshot(session: Session, post: Post, progress: ProgressOf | None = No
         created_at=post.created_at,
         finished_at=post.finished_at,
         required_approvals=post.required_approvals,
-        approvals=tuple(d.user_id for d in decisions if d.kind == "approve"),
+        approvals=tuple(d.user_id for d in current if d.kind == "approve"),
         rejected_by=rejection.user_id if rejection else None,
         rejection_reason=rejection.comment if rejection else None,
-        results=tuple(results),
+        results=tuple(shown),
         last_error=post.last_error,
         approval_channel_id=post.approval_channel_id,
         message_ts=post.message_ts,

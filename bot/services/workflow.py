@@ -214,6 +214,24 @@ class Workflow:
             resolve=self.resolve,
         )
 
+    def progress_of_many(
+        self, team_id: str, posts: Iterable[tuple[Iterable[Target], list[str], str]]
+    ) -> list[Progress]:
+        """`progress` of each (targets, approvals, author) of one workspace, its settings read once (App
+        Home and `/post list` check up to a few hundred pending posts)."""
+        settings = self.settings(team_id)
+        rules = settings.approval_rules()
+        return [
+            evaluate(
+                governing_rules(rules, targets),
+                approvals=approvals,
+                author_id=author_id,
+                allow_self_approval=settings.allow_self_approval,
+                resolve=self.resolve,
+            )
+            for targets, approvals, author_id in posts
+        ]
+
     def standing(
         self,
         team_id: str,

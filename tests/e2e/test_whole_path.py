@@ -275,16 +275,23 @@ def test_reject_list_help_failures_and_signatures(world: World) -> None:
     report = next(r for r in world.replies(partial) if "some accounts only" in r)
     assert "reconnect it in Publora" in report and "x.com" in report
 
-    # /post list and /post help answer privately, at once.
+    # /post list answers privately right after the ack; /post help in the ack itself.
     view = world.open_composer()
     client.submit_view(AUTHOR, view["id"], {"text": "Pending one", "targets": [world.option(view, world.x)]})
     world.root_for(3)
-    listing = client.slash_command(AUTHOR, "/post", "list", channel_id=GENERAL).json()
-    assert "Pending one" in str(listing["blocks"]) and "Your drafts waiting for approval" in str(
-        listing["blocks"]
-    )
-    ana_list = client.slash_command(ANA, "/post", "list", channel_id=GENERAL).json()
-    assert "Waiting for your approval" in str(ana_list["blocks"]) and "Pending one" in str(ana_list["blocks"])
+
+    def listing_for(user: str) -> str:
+        before = len(slack.ephemerals(user=user))
+        ack = client.slash_command(user, "/post", "list", channel_id=GENERAL)
+        assert ack.status_code == 200 and not ack.content.strip()
+        shown = slack.wait_for(lambda: slack.ephemerals(user=user)[before:] or None)
+        assert [e["channel"] for e in shown] == [GENERAL]
+        return str(shown[0]["blocks"])
+
+    listing = listing_for(AUTHOR)
+    assert "Pending one" in listing and "Your drafts waiting for approval" in listing
+    ana_list = listing_for(ANA)
+    assert "Waiting for your approval" in ana_list and "Pending one" in ana_list
     assert "/post list" in client.slash_command(EVE, "/post", "help", channel_id=GENERAL).json()["text"]
 
     # Forged, stale or missing signatures: 401 and nothing happens.

@@ -141,7 +141,7 @@ class SlackClient:
     def _interaction(self, payload: dict[str, Any]) -> tuple[httpx.Response, bool]:
         """Sends an interactive payload; the flag says whether the ack came in time for Slack to use it."""
         started = time.monotonic()
-        response = self.send_raw(urlencode({"payload": json.dumps(payload)}).encode())
+        response = self.send_raw(self.interaction_body(payload))
         return response, time.monotonic() - started <= ACK_DEADLINE_SECONDS
 
     # Payload parts
@@ -293,6 +293,21 @@ class SlackClient:
         value: str | None = None,
     ) -> httpx.Response:
         """Clicks a button (or picks an option) in `message` as the user saw it, even if it changed since."""
+        payload = self.click_payload(
+            user_id, channel_id=channel_id, message=message, action_id=action_id, value=value
+        )
+        return self._interaction(payload)[0]
+
+    def click_payload(
+        self,
+        user_id: str,
+        *,
+        channel_id: str,
+        message: dict[str, Any],
+        action_id: str,
+        value: str | None = None,
+    ) -> dict[str, Any]:
+        """The block_actions payload `click` sends, without sending it (for load generators)."""
         block_id, element = self._find_element(message.get("blocks") or [], action_id)
         container: dict[str, Any] = {
             "type": "message",
@@ -302,7 +317,7 @@ class SlackClient:
         }
         if message.get("thread_ts") not in (None, message["ts"]):
             container["thread_ts"] = message["thread_ts"]
-        payload = self._common("block_actions", user_id) | {
+        return self._common("block_actions", user_id) | {
             "container": container,
             "channel": {"id": channel_id, "name": self._channel_name(channel_id)},
             "message": _shown_message(message),
@@ -310,7 +325,6 @@ class SlackClient:
             "response_url": self.fake.response_url(channel_id, user_id, message["ts"]),
             "actions": [self._action(block_id, element, value)],
         }
-        return self._interaction(payload)[0]
 
     def click_in_view(
         self,
@@ -481,22 +495,34 @@ class SlackClient:
         self, user_id: str, view_id: str, inputs: Mapping[str, object] | None = None
     ) -> httpx.Response:
         """Submits an open modal; `inputs` (by block_id) override what was typed before or initial values."""
+        payload = self.submission_payload(user_id, view_id, inputs)
+        self.fake.set_view_state(view_id, payload["view"]["state"]["values"])
+        self.fake.set_view_errors(view_id, {})  # a new submission clears the errors shown before
+        response, in_time = self._interaction(payload)
+        if response.status_code == 200 and in_time:
+            self._apply_view_response(user_id, view_id, response)
+        return response
+
+    def submission_payload(
+        self, user_id: str, view_id: str, inputs: Mapping[str, object] | None = None
+    ) -> dict[str, Any]:
+        """The view_submission payload `submit_view` sends, without sending it or touching the fake's view
+        (for load generators). Slack's client-side checks apply all the same."""
         view = self.fake.view(view_id)
         if view["type"] != "modal" or not view.get("submit"):
             raise ValueError(f"view {view_id} has no submit button")
         self._check_on_top(user_id, view)
         values = self._state_values(view, dict(inputs or {}))
         self._check_submittable(view, values)
-        self.fake.set_view_state(view_id, values)
-        self.fake.set_view_errors(view_id, {})  # a new submission clears the errors shown before
-        payload = self._common("view_submission", user_id) | {
+        return self._common("view_submission", user_id) | {
             "view": self._view_payload(view, values),
             "response_urls": self._response_urls(view, values),
         }
-        response, in_time = self._interaction(payload)
-        if response.status_code == 200 and in_time:
-            self._apply_view_response(user_id, view_id, response)
-        return response
+
+    @staticmethod
+    def interaction_body(payload: dict[str, Any]) -> bytes:
+        """The HTTP body Slack posts for an interaction payload (sign it with `sign`)."""
+        return urlencode({"payload": json.dumps(payload)}).encode()
 
     def _apply_view_response(self, user_id: str, view_id: str, response: httpx.Response) -> None:
         if not response.content.strip():

@@ -16,13 +16,21 @@ from slack_sdk.errors import SlackApiError
 
 from bot.domain.approval import Event
 from bot.errors import DomainError
+from bot.providers.registry import KEYED_PROVIDERS
 from bot.services.container import Services
+from bot.services.credentials import NO_SECRET_KEY
 from bot.slack.ids import Action
 from bot.slack.listeners.common import open_composer, publish_home, tell
 from bot.slack.views.compose import build_reject_modal, build_request_changes_modal, build_reschedule_modal
 from bot.slack.views.forms import parse_button_value, zone
 from bot.slack.views.history import build_history_modal
-from bot.slack.views.settings import build_rule_modal, build_settings_denied_message, build_settings_modal
+from bot.slack.views.settings import (
+    KeysSection,
+    build_key_modal,
+    build_rule_modal,
+    build_settings_denied_message,
+    build_settings_modal,
+)
 
 log = logging.getLogger(__name__)
 
@@ -46,22 +54,34 @@ def _from_home(body: dict[str, Any]) -> bool:
 
 
 def _post_action(
-    run: Callable[[Services, str, str, int, int | None], str | None],
+    run: Callable[[Services, str, str, int, int | None], str | None], *, commit_before_ack: bool = True
 ) -> Callable[[Ack, dict[str, Any], WebClient, Services], None]:
-    """A button that acts on one post: ack, run, tell the clicker (refusal or result), refresh Home."""
+    """A button that acts on one post: run, ack, tell the clicker (refusal or result), refresh Home.
+
+    A decision is one short transaction (its Slack messages go through the outbox afterwards), so it is
+    committed before the ack: once Slack shows the click as taken, a crash of this process cannot lose it.
+    An action that must talk to a provider (cancel) acks first instead, to stay inside Slack's 3 s.
+    """
 
     def handler(ack: Ack, body: dict[str, Any], client: WebClient, services: Services) -> None:
-        ack()
+        if not commit_before_ack:
+            ack()
         team, user, channel = _who(body)
         target = _target(body)
         if target is None:
+            ack()
             return
         post_id, version = target
         try:
             note = run(services, team, user, post_id, version)
         except DomainError as error:
+            ack()
             tell(client, channel=channel, user=user, text=error.user_message)
             return
+        except BaseException:
+            ack()  # the click is answered; the failure is logged by Bolt
+            raise
+        ack()
         if note:
             tell(client, channel=channel, user=user, text=note)
         if _from_home(body):
@@ -214,6 +234,7 @@ def settings_view(services: Services, team: str) -> Any:
         providers=services.accounts.get(),
         groups=services.workflow.list_groups(),
         groups_unavailable=services.workflow.groups_unavailable,
+        keys=KeysSection(statuses=services.credentials.statuses(), can_store=services.credentials.can_store),
     )
 
 
@@ -255,12 +276,55 @@ def handle_remove_rule(ack: Ack, body: dict[str, Any], client: WebClient, servic
         log.info("settings modal not updated: %s", error.response.get("error"))
 
 
+def _key_provider(body: dict[str, Any]) -> str | None:
+    try:
+        value = str(body["actions"][0].get("value", ""))
+    except (KeyError, IndexError, TypeError):
+        return None
+    return value if value in KEYED_PROVIDERS else None
+
+
+def handle_enter_key(ack: Ack, body: dict[str, Any], client: WebClient, services: Services) -> None:
+    """The modal to enter or replace one provider's key, pushed on top of the settings."""
+    ack()
+    team, user, channel = _who(body)
+    if not services.workflow.is_admin(team, user):
+        tell(client, channel=channel, user=user, text=build_settings_denied_message())
+        return
+    provider = _key_provider(body)
+    if provider is None:
+        return
+    if not services.credentials.can_store:
+        tell(client, channel=channel, user=user, text=NO_SECRET_KEY)
+        return
+    status = next(s for s in services.credentials.statuses() if s.provider == provider)
+    _open(client, body, build_key_modal(status))
+
+
+def handle_remove_key(ack: Ack, body: dict[str, Any], client: WebClient, services: Services) -> None:
+    """Forget the key entered in Slack (the environment's applies again), then show the settings."""
+    ack()
+    team, user, channel = _who(body)
+    if not services.workflow.is_admin(team, user):
+        tell(client, channel=channel, user=user, text=build_settings_denied_message())
+        return
+    provider = _key_provider(body)
+    if provider is None:
+        return
+    services.credentials.remove(provider, user_id=user)
+    view = body.get("view") or {}
+    try:
+        client.views_update(view_id=view.get("id"), view=settings_view(services, team))
+    except SlackApiError as error:
+        log.info("settings modal not updated: %s", error.response.get("error"))
+
+
 def register(app: App) -> None:
     app.action(Action.APPROVE.value)(_post_action(_approve))
     app.action(Action.WITHDRAW.value)(_post_action(_withdraw))
     app.action(Action.PUBLISH_NOW.value)(_post_action(_publish_now))
     app.action(Action.RETRY.value)(_post_action(_retry))
-    app.action(Action.CANCEL.value)(_post_action(_cancel))
+    app.action(Action.CANCEL.value)(_post_action(_cancel, commit_before_ack=False))
     app.action(Action.REJECT.value)(_modal_action(Event.REJECTED, _reject_view))
     app.action(Action.REQUEST_CHANGES.value)(_modal_action(Event.CHANGES_REQUESTED, _changes_view))
     app.action(Action.RESCHEDULE.value)(_modal_action(Event.RESCHEDULED, _reschedule_view))
@@ -270,3 +334,5 @@ def register(app: App) -> None:
     app.action(Action.OPEN_SETTINGS.value)(handle_open_settings)
     app.action(Action.ADD_RULE.value)(handle_add_rule)
     app.action(Action.REMOVE_RULE.value)(handle_remove_rule)
+    app.action(Action.ENTER_KEY.value)(handle_enter_key)
+    app.action(Action.REMOVE_KEY.value)(handle_remove_key)

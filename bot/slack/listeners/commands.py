@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from slack_bolt import Ack, App
+from slack_bolt import Ack, App, Respond
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
@@ -19,7 +19,9 @@ from bot.slack.views.lists import build_help_message, build_list_message
 log = logging.getLogger(__name__)
 
 
-def handle_post_command(ack: Ack, command: dict[str, Any], client: WebClient, services: Services) -> None:
+def handle_post_command(
+    ack: Ack, command: dict[str, Any], client: WebClient, respond: Respond, services: Services
+) -> None:
     """Route the subcommand; the composer opens for anything that is not `list`, `export` or `help`."""
     text = (command.get("text") or "").strip()
     subcommand = text.split(maxsplit=1)[0].lower() if text else ""
@@ -28,8 +30,10 @@ def handle_post_command(ack: Ack, command: dict[str, Any], client: WebClient, se
         ack(**build_help_message())
         return
     if subcommand == "list":
+        ack()
+        # The listing reads the database (and user groups, on a cold cache): sent privately after the ack.
         lists = services.posts.lists_for(team_id=team_id, user_id=user_id)
-        ack(**build_list_message(lists))
+        respond(**build_list_message(lists))
         return
     if subcommand == "export":
         ack(text="Preparing the history export; it will arrive as a file in your DM with Postgate.")

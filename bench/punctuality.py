@@ -1,0 +1,512 @@
+"""Punctuality benchmark (issue 6, item 2): how late Postgate hands a due post to the provider.
+
+Postgate runs as its own process (`python -m bot run`, HTTP mode) against fake Slack and a fake Publora
+on loopback. Lateness is the time the fake Publora received a post's create request minus the post's due
+time. Two scenarios, each with a fresh database and a fresh app process:
+
+* single posts: posts due one at a time, a couple of seconds apart (goal: p99 lateness under 1 s);
+* burst: posts all due within the same second (1,000 at full size) on an unthrottled Publora that
+  answers every create after a fixed delay: lateness, drain time, throughput beside the floor a bounded
+  worker pool allows (workers / the fake's measured per-request latency), and whether the creates
+  arrived in due-time order.
+
+The composer refuses times less than a minute ahead, so the posts are drafted and approved before the
+app starts, in this process, through Postgate's own `PostService.create` and `PostService.approve` (the
+code behind the composer and the Approve button); their Slack messages are delivered then too. The app
+process alone dispatches them, over HTTP, to the fake Publora.
+
+    python -m bench.punctuality [--size small|full] [--database sqlite|postgres]
+
+The helpers here (databases, seeding, the app, percentiles, results) are shared with `bench.rate_ceiling`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import random
+import statistics
+import tempfile
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+from sqlmodel import col, func, select
+
+from bot.db.engine import Database, make_engine
+from bot.db.migrate import upgrade
+from bot.db.tables import OutboxMessage, Post
+from bot.domain.model import Account, Draft, PostStatus
+from bot.domain.networks import Network
+from bot.main import build
+from bot.scheduler.dispatcher import DispatchTuning
+from bot.settings import Settings
+from tests.conftest import drop_postgres_database, fresh_postgres_database
+from tests.e2e.harness import AppProcess
+from tests.e2e.test_providers import ANA, AUTHOR, Fakes, app_env, make_fakes
+
+RESULTS_DIR = Path(__file__).parent / "results"
+TEAM = "T0POSTGATE"
+POSTGRES_ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+
+SIZES: dict[str, dict[str, Any]] = {
+    "small": {"singles": 5, "single_gap": 1.0, "burst": 60},
+    "full": {"singles": 30, "single_gap": 2.0, "burst": 1000},
+}
+# What the fake Publora takes to answer a create: a stand-in for a real API's answer time, so the floor
+# (workers / latency) is the provider's and not the loopback's.
+DEFAULT_LATENCY = 0.1
+# The settings Postgate ships with: the benchmark measures the defaults, not tuned-down test values.
+SHIPPED = {"POSTGATE_SWEEP_SECONDS": "30", "POSTGATE_FOLLOW_POLL_SECONDS": "30"}
+
+
+# --- shared helpers -------------------------------------------------------------------------------
+
+
+def machine() -> dict[str, Any]:
+    return {
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "cpus": os.cpu_count(),
+        "note": "shared machine: other test runs may have used its 2 cores at the same time",
+    }
+
+
+@contextmanager
+def database_url(kind: str, workdir: Path) -> Iterator[str]:
+    """An empty database for one scenario: a SQLite file, or a fresh PostgreSQL database dropped after."""
+    if kind == "sqlite":
+        yield f"sqlite:///{workdir / 'postgate.db'}"
+        return
+    admin = os.environ.get("POSTGATE_TEST_POSTGRES_URL") or POSTGRES_ADMIN_URL
+    url, name = fresh_postgres_database(admin)
+    try:
+        yield url
+    finally:
+        drop_postgres_database(admin, name)
+
+
+@dataclass(frozen=True)
+class Planned:
+    """A post to seed: due at `due`, to one account."""
+
+    due: datetime
+    account: Account
+    text: str
+
+
+def seed_approved(env: dict[str, str], planned: Sequence[Planned]) -> list[int]:
+    """Draft and approve each post through Postgate's own services, then deliver the Slack messages they
+    owe, so the app starts with approved posts and an empty outbox. Returns the post ids, in order."""
+    settings = Settings.model_validate(env)
+    db = Database(make_engine(settings.database_url))
+    upgrade(db.engine)
+    app = build(settings, database=db)
+    ids: list[int] = []
+    try:
+        for post in planned:
+            draft = Draft(text=post.text, targets=(post.account,), publish_at=post.due)
+            post_id = app.services.posts.create(team_id=TEAM, author_id=AUTHOR, author_tz="UTC", draft=draft)
+            app.services.posts.approve(team_id=TEAM, post_id=post_id, user_id=ANA)
+            ids.append(post_id)
+        for _ in range(10 * len(planned) + 10):
+            more = app.outbox.deliver_due()
+            with db.read() as session:
+                pending = session.exec(
+                    select(func.count()).select_from(OutboxMessage).where(OutboxMessage.status == "pending")
+                ).one()
+            if not more and not pending:
+                break
+    finally:
+        db.dispose()
+    return ids
+
+
+def lead_time(kind: str, fakes: Fakes, account: Account, posts: int) -> float:
+    """Seconds from now to the first due time: enough to seed `posts` posts and start the app. Seeding is
+    timed on a scratch database first, because this machine's speed varies with what else runs on it."""
+    sample = 10
+    with (
+        tempfile.TemporaryDirectory(prefix="postgate-calibrate-") as tmp,
+        database_url(kind, Path(tmp)) as url,
+    ):
+        env = app_env(fakes, url)
+        later = datetime.now(UTC) + timedelta(hours=1)
+        seed_approved(env, [Planned(later, account, "calibration warm-up")])  # migrates the database
+        started = time.perf_counter()
+        seed_approved(env, [Planned(later, account, f"calibration {i}") for i in range(sample)])
+        per_post = (time.perf_counter() - started) / sample
+    return 6.0 + 1.3 * per_post * posts
+
+
+def start_app(env: dict[str, str], workdir: Path, name: str) -> tuple[AppProcess, float]:
+    """Start Postgate; returns it and the UNIX time it answered /healthz."""
+    app = AppProcess(env=env, log_path=workdir / f"{name}.log", cwd=workdir).start(timeout=60.0)
+    return app, time.time()
+
+
+def log_problems(app: AppProcess) -> dict[str, int]:
+    text = app.logs()
+    return {"tracebacks": text.count("Traceback"), "error_lines": text.count(" ERROR ")}
+
+
+def percentiles(values: Sequence[float]) -> dict[str, float]:
+    """p50/p95/p99/max (nearest rank), min and mean, in the values' unit."""
+    if not values:
+        return {}
+    ordered = sorted(values)
+
+    def rank(p: float) -> float:
+        return ordered[min(len(ordered) - 1, max(0, int(-(-p * len(ordered) // 100)) - 1))]
+
+    return {
+        "min": ordered[0],
+        "p50": rank(50),
+        "p95": rank(95),
+        "p99": rank(99),
+        "max": ordered[-1],
+        "mean": statistics.fmean(ordered),
+    }
+
+
+def write_result(name: str, database: str, size: str, data: dict[str, Any], results_dir: Path) -> Path:
+    results_dir.mkdir(parents=True, exist_ok=True)
+    path = results_dir / f"{name}-{database}-{size}.json"
+    path.write_text(json.dumps(data, indent=2, default=str) + "\n")
+    return path
+
+
+def handed_over(url: str) -> int:
+    """Posts no longer waiting to be submitted (read from the database: asking the fake, which runs in
+    this process, for its whole request log every second would slow the very server being measured)."""
+    db = Database(make_engine(url))
+    try:
+        with db.read() as session:
+            return int(
+                session.exec(
+                    select(func.count())
+                    .select_from(Post)
+                    .where(col(Post.status).not_in([PostStatus.APPROVED, PostStatus.PUBLISHING]))
+                ).one()
+            )
+    finally:
+        db.dispose()
+
+
+def wait_until(predicate: Any, timeout: float, interval: float = 0.5) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(interval)
+    return bool(predicate())
+
+
+def post_id_of(request: dict[str, Any]) -> int | None:
+    """The post a create belongs to, from the Idempotency-Key the dispatcher makes (postgate-<id>-…)."""
+    key = request["headers"].get("idempotency-key") or ""
+    parts = key.split("-")
+    if len(parts) > 2 and parts[0] == "postgate" and parts[1].isdigit():
+        return int(parts[1])
+    return None
+
+
+# --- the fake's own speed ------------------------------------------------------------------------
+
+
+def measure_latency(fakes: Fakes, account: str, *, requests: int, workers: int) -> dict[str, float]:
+    """The fake Publora's create latency seen from a bare HTTP client, one request at a time, and the
+    throughput `workers` such clients reach together: the best any dispatcher could do here."""
+    url = f"{fakes.publora.url}/create-post"
+    key = fakes.publora.api_key
+    when = (datetime.now(UTC) + timedelta(hours=1)).isoformat()
+
+    def create(client: httpx.Client, n: str) -> float:
+        body = {"content": f"latency probe {n}", "platforms": [account], "scheduledTime": when}
+        started = time.perf_counter()
+        response = client.post(
+            url, json=body, headers={"x-publora-key": key, "Idempotency-Key": f"bench-{n}"}
+        )
+        response.raise_for_status()
+        return time.perf_counter() - started
+
+    with httpx.Client() as client:
+        create(client, "warm-up")
+        sequential = [create(client, f"seq-{i}") for i in range(requests)]
+
+    def worker(index: int) -> None:
+        with httpx.Client() as client:
+            for i in range(requests):
+                create(client, f"par-{index}-{i}")
+
+    threads = [threading.Thread(target=worker, args=(w,)) for w in range(workers)]
+    started = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    elapsed = time.perf_counter() - started
+    latency = statistics.median(sequential)
+    return {
+        "latency_p50_s": latency,
+        "latency_max_s": max(sequential),
+        "floor_posts_per_s": workers / latency,
+        "bare_clients_posts_per_s": workers * requests / elapsed,
+    }
+
+
+# --- scenarios ------------------------------------------------------------------------------------
+
+
+def arrivals(fakes: Fakes, ids: set[int]) -> tuple[dict[int, float], int]:
+    """(post id → arrival of its first create, creates beyond the first per post)."""
+    first: dict[int, float] = {}
+    extra = 0
+    for request in fakes.publora.requests("create-post"):
+        post_id = post_id_of(request)
+        if post_id is None or post_id not in ids:
+            continue
+        if post_id in first:
+            extra += 1
+        else:
+            first[post_id] = request["at"]
+    return first, extra
+
+
+def order_report(due: dict[int, float], arrived: dict[int, float], width: int) -> dict[str, int]:
+    """How far arrival order strays from due-time order: inverted pairs, and posts displaced by more
+    places than the worker pool is wide (a pool of `width` may reorder within itself)."""
+    by_due = sorted(arrived, key=lambda p: (due[p], p))
+    by_arrival = sorted(arrived, key=lambda p: (arrived[p], p))
+    due_rank = {p: i for i, p in enumerate(by_due)}
+    ranks = [due_rank[p] for p in by_arrival]
+    inversions = sum(1 for i in range(len(ranks)) for j in range(i + 1, len(ranks)) if ranks[i] > ranks[j])
+    displaced = [abs(i - r) for i, r in enumerate(ranks)]
+    return {
+        "inverted_pairs": inversions,
+        "max_displacement": max(displaced, default=0),
+        "displaced_beyond_pool_width": sum(1 for d in displaced if d > width),
+    }
+
+
+def run_singles(kind: str, count: int, gap: float, latency: float, workdir: Path) -> dict[str, Any]:
+    fakes = make_fakes()
+    fakes.publora.set_processing_delay("create-post", latency)
+    try:
+        account_id = fakes.publora.add_connection("twitter", "4242", username="acme")
+        account = Account("publora", account_id, Network.X, "@acme")
+        with database_url(kind, workdir) as url:
+            env = app_env(fakes, url, **SHIPPED)
+            first = datetime.fromtimestamp(int(time.time() + lead_time(kind, fakes, account, count)) + 1, UTC)
+            planned = [
+                Planned(first + timedelta(seconds=i * gap), account, f"Punctuality single post {i + 1}")
+                for i in range(count)
+            ]
+            ids = seed_approved(env, planned)
+            due = {i: p.due.timestamp() for i, p in zip(ids, planned, strict=True)}
+            app, ready = start_app(env, workdir, "singles")
+            try:
+                wait_until(lambda: handed_over(url) >= count, max(due.values()) - time.time() + 30)
+                arrived, extra = arrivals(fakes, set(ids))
+                problems = log_problems(app)
+            finally:
+                app.stop()
+    finally:
+        stop_fakes(fakes)
+    lateness = [arrived[p] - due[p] for p in arrived]
+    return {
+        "posts": count,
+        "gap_s": gap,
+        "submitted": len(arrived),
+        "extra_creates": extra,
+        "app_ready_before_first_due_s": min(due.values()) - ready,
+        "lateness_s": percentiles(lateness),
+        "goal": "p99 < 1 s",
+        "goal_met": bool(lateness) and len(arrived) == count and percentiles(lateness)["p99"] < 1.0,
+        "app_log": problems,
+    }
+
+
+def run_burst(kind: str, count: int, latency: float, workdir: Path) -> dict[str, Any]:
+    fakes = make_fakes()
+    workers = DispatchTuning().workers
+    try:
+        accounts = [
+            Account(
+                "publora",
+                fakes.publora.add_connection("twitter", f"7{n:03d}", username=f"acme{n}"),
+                Network.X,
+                f"@acme{n}",
+            )
+            for n in range(10)
+        ]
+        probe = fakes.publora.add_connection("twitter", "9999", username="probe")
+        fakes.publora.set_processing_delay("create-post", latency)
+        floor = measure_latency(fakes, probe, requests=20, workers=workers)
+        with database_url(kind, workdir) as url:
+            env = app_env(fakes, url, **SHIPPED)
+            start = int(time.time() + lead_time(kind, fakes, accounts[0], count)) + 1
+            # Distinct due times within one second, in an order unrelated to the order of drafting.
+            slots = random.Random(6).sample(range(count), count)
+            planned = [
+                Planned(
+                    datetime.fromtimestamp(start, UTC) + timedelta(seconds=slot / count),
+                    accounts[i % len(accounts)],
+                    f"Punctuality burst post {i + 1}",
+                )
+                for i, slot in enumerate(slots)
+            ]
+            seeding = time.time()
+            ids = seed_approved(env, planned)
+            seeded_in = time.time() - seeding
+            due = {i: p.due.timestamp() for i, p in zip(ids, planned, strict=True)}
+            app, ready = start_app(env, workdir, "burst")
+            try:
+                wait_until(
+                    lambda: handed_over(url) >= count, max(due.values()) - time.time() + 60 + count / 5
+                )
+                arrived, extra = arrivals(fakes, set(ids))
+                problems = log_problems(app)
+            finally:
+                app.stop()
+    finally:
+        stop_fakes(fakes)
+    lateness = [arrived[p] - due[p] for p in arrived]
+    first_due = min(due.values())
+    times = sorted(arrived.values())
+    span = times[-1] - times[0] if len(times) > 1 else 0.0
+    throughput = (len(times) - 1) / span if span > 0 else 0.0
+    return {
+        "posts": count,
+        "due_within_s": max(due.values()) - first_due,
+        "accounts": len(accounts),
+        "provider_latency_setting_s": latency,
+        "seeded_in_s": seeded_in,
+        "submitted": len(arrived),
+        "extra_creates": extra,
+        "app_ready_before_first_due_s": first_due - ready,
+        "lateness_s": percentiles(lateness),
+        "drain_s": (times[-1] - first_due) if times else None,
+        "throughput_posts_per_s": throughput,
+        "workers": workers,
+        "floor": floor,
+        "throughput_vs_floor": throughput / floor["floor_posts_per_s"],
+        "order": order_report(due, arrived, workers),
+        "creates_per_second": [
+            sum(1 for t in times if first_due + k <= t < first_due + k + 1)
+            for k in range(int(times[-1] - first_due) + 1 if times else 0)
+        ],
+        "app_log": problems,
+    }
+
+
+def stop_fakes(fakes: Fakes) -> None:
+    for fake in (fakes.publora, fakes.publer, fakes.postoria, fakes.slack):
+        fake.stop()
+
+
+# --- report ---------------------------------------------------------------------------------------
+
+
+def print_report(result: dict[str, Any]) -> None:
+    single, burst = result["single"], result["burst"]
+    print(f"Punctuality — {result['database']}, size {result['size']}")
+    print(f"  posts: {result['how_posts_were_created']}")
+    print()
+    print(f"Single posts ({single['posts']} posts, {single['gap_s']:g} s apart; goal {single['goal']})")
+    _print_lateness(single["lateness_s"])
+    print(f"  submitted {single['submitted']}/{single['posts']}, extra creates {single['extra_creates']}")
+    print(f"  goal met: {'yes' if single['goal_met'] else 'NO'}")
+    print()
+    print(
+        f"Burst ({burst['posts']} posts due within {burst['due_within_s']:.3f} s, "
+        f"{burst['accounts']} accounts, Publora answering after {burst['provider_latency_setting_s']:g} s)"
+    )
+    _print_lateness(burst["lateness_s"])
+    floor = burst["floor"]
+    print(f"  {'drain time':<34} {burst['drain_s']:>9.2f} s")
+    print(f"  {'throughput':<34} {burst['throughput_posts_per_s']:>9.1f} posts/s")
+    print(
+        f"  {'floor: workers / latency':<34} {floor['floor_posts_per_s']:>9.1f} posts/s   "
+        f"({burst['workers']} / {floor['latency_p50_s'] * 1000:.1f} ms)"
+    )
+    print(f"  {'bare clients, same pool width':<34} {floor['bare_clients_posts_per_s']:>9.1f} posts/s")
+    if burst["throughput_vs_floor"] is not None:
+        print(f"  {'throughput / floor':<34} {burst['throughput_vs_floor'] * 100:>9.0f} %")
+    order = burst["order"]
+    print(
+        f"  order: {order['inverted_pairs']} inverted pairs, max displacement {order['max_displacement']}, "
+        f"{order['displaced_beyond_pool_width']} posts displaced beyond the pool width ({burst['workers']})"
+    )
+    print(f"  submitted {burst['submitted']}/{burst['posts']}, extra creates {burst['extra_creates']}")
+    for name in ("single", "burst"):
+        part = result[name]
+        if part["app_ready_before_first_due_s"] < 1:
+            early = part["app_ready_before_first_due_s"]
+            print(f"  WARNING ({name}): the app was ready only {early:.1f} s before the first due time")
+        if part["app_log"]["tracebacks"]:
+            print(f"  WARNING ({name}): {part['app_log']['tracebacks']} tracebacks in the app's log")
+
+
+def _print_lateness(stats: dict[str, float]) -> None:
+    print(f"  {'lateness':<12}" + "".join(f"{k:>9}" for k in ("p50", "p95", "p99", "max")))
+    print(
+        f"  {'(ms)':<12}"
+        + "".join(f"{stats.get(k, float('nan')) * 1000:>9.1f}" for k in ("p50", "p95", "p99", "max"))
+    )
+
+
+def run(
+    size: str, database: str, results_dir: Path = RESULTS_DIR, latency: float = DEFAULT_LATENCY
+) -> dict[str, Any]:
+    plan = SIZES[size]
+    with tempfile.TemporaryDirectory(prefix="postgate-bench-") as tmp:
+        workdir = Path(tmp)
+        (workdir / "singles").mkdir()
+        (workdir / "burst").mkdir()
+        single = run_singles(database, plan["singles"], plan["single_gap"], latency, workdir / "singles")
+        burst = run_burst(database, plan["burst"], latency, workdir / "burst")
+    result = {
+        "bench": "punctuality",
+        "command": f"python -m bench.punctuality --size {size} --database {database}",
+        "database": database,
+        "size": size,
+        "machine": machine(),
+        "how_posts_were_created": (
+            "drafted and approved before the app started, through Postgate's PostService.create and "
+            "PostService.approve (the composer's and the Approve button's code); the app process then "
+            "dispatched them over HTTP to the fake Publora"
+        ),
+        "settings": dict(SHIPPED),
+        "single": single,
+        "burst": burst,
+    }
+    result["json"] = str(write_result("punctuality", database, size, result, results_dir))
+    return result
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--size", choices=sorted(SIZES), default="small")
+    parser.add_argument("--database", choices=("sqlite", "postgres"), default="sqlite")
+    parser.add_argument(
+        "--latency", type=float, default=DEFAULT_LATENCY, help="fake Publora's answer time (s)"
+    )
+    parser.add_argument("--results-dir", type=Path, default=RESULTS_DIR)
+    args = parser.parse_args(argv)
+    result = run(args.size, args.database, args.results_dir, args.latency)
+    print_report(result)
+    print(f"\nfigures written to {result['json']}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
