@@ -33,7 +33,9 @@ def handle_post_command(
         ack()
         # The listing reads the database (and user groups, on a cold cache): sent privately after the ack.
         lists = services.posts.lists_for(team_id=team_id, user_id=user_id)
-        respond(**build_list_message(lists))
+        sent = respond(**build_list_message(lists))
+        if sent.status_code != 200:  # an expired or used-up response_url answers 404, it does not raise
+            log.warning("the /post list answer for %s was refused by Slack: %s", user_id, sent.body)
         return
     if subcommand == "export":
         ack(text="Preparing the history export; it will arrive as a file in your DM with Postgate.")
