@@ -5,7 +5,6 @@ Publora/Publer over loopback, on both databases, with a controllable clock."""
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -29,27 +28,13 @@ from tests.conftest import FakeClock
 from tests.fakes.publer import FakePubler
 from tests.fakes.publora import FakePublora
 from tests.fakes.slack_api import FakeSlack
+from tests.test_dispatch import publora, slack
+
+__all__ = ["publora", "slack"]  # the fixtures, used by name
 
 APPROVALS, AUTHOR, ANA = "C0APPROVALS", "U0AUTHOR", "U0ANA"
 PUBLORA_KEY = "sk_test_0123456789.abcdef"
 PUBLER_KEY = "publer-test-key-0123456789abcdef"
-
-
-@pytest.fixture
-def slack() -> Iterator[FakeSlack]:
-    fake = FakeSlack().start()
-    fake.add_user(AUTHOR, "alex")
-    fake.add_user(ANA, "ana")
-    fake.add_channel(APPROVALS, "approvals", members=[AUTHOR, ANA])
-    yield fake
-    fake.stop()
-
-
-@pytest.fixture
-def publora() -> Iterator[FakePublora]:
-    fake = FakePublora(publish_delay=0.2).start()
-    yield fake
-    fake.stop()
 
 
 @pytest.fixture

@@ -284,16 +284,25 @@ def _key_provider(body: dict[str, Any]) -> str | None:
     return value if value in KEYED_PROVIDERS else None
 
 
-def handle_enter_key(ack: Ack, body: dict[str, Any], client: WebClient, services: Services) -> None:
-    """The modal to enter or replace one provider's key, pushed on top of the settings."""
-    ack()
+def _admin_and_provider(
+    body: dict[str, Any], client: WebClient, services: Services
+) -> tuple[str, str, str | None, str] | None:
+    """(team, user, channel, provider) of a provider-key button, or None after telling a non-admin why."""
     team, user, channel = _who(body)
     if not services.workflow.is_admin(team, user):
         tell(client, channel=channel, user=user, text=build_settings_denied_message())
-        return
+        return None
     provider = _key_provider(body)
-    if provider is None:
+    return None if provider is None else (team, user, channel, provider)
+
+
+def handle_enter_key(ack: Ack, body: dict[str, Any], client: WebClient, services: Services) -> None:
+    """The modal to enter or replace one provider's key, pushed on top of the settings."""
+    ack()
+    who = _admin_and_provider(body, client, services)
+    if who is None:
         return
+    _, user, channel, provider = who
     if not services.credentials.can_store:
         tell(client, channel=channel, user=user, text=NO_SECRET_KEY)
         return
@@ -304,13 +313,10 @@ def handle_enter_key(ack: Ack, body: dict[str, Any], client: WebClient, services
 def handle_remove_key(ack: Ack, body: dict[str, Any], client: WebClient, services: Services) -> None:
     """Forget the key entered in Slack (the environment's applies again), then show the settings."""
     ack()
-    team, user, channel = _who(body)
-    if not services.workflow.is_admin(team, user):
-        tell(client, channel=channel, user=user, text=build_settings_denied_message())
+    who = _admin_and_provider(body, client, services)
+    if who is None:
         return
-    provider = _key_provider(body)
-    if provider is None:
-        return
+    team, user, channel, provider = who
     services.credentials.remove(provider, user_id=user)
     view = body.get("view") or {}
     try:
