@@ -577,7 +577,9 @@ class FakeSlack:
                 token = auth[7:]
             result = self._answer(method, token, params)
             payload: dict[str, Any] = {"ok": True, **result}
+            recorded = True
         except ApiError as exc:
+            recorded = getattr(exc, "recorded", False)
             payload = {"ok": False, "error": exc.error, **exc.extra}
             if exc.messages:
                 payload["response_metadata"] = {"messages": exc.messages}
@@ -588,10 +590,12 @@ class FakeSlack:
             # A bug in the fake must fail the test visibly, not look like a flaky connection.
             status = 500
             payload = {"ok": False, "error": f"fake_slack_bug: {exc!r}", "traceback": traceback.format_exc()}
-        with self._lock:
-            self._calls.append(
-                {"method": method, "params": params, "ok": payload["ok"], "error": payload.get("error")}
-            )
+            recorded = False
+        if not recorded:
+            with self._lock:
+                self._calls.append(
+                    {"method": method, "params": params, "ok": payload["ok"], "error": payload.get("error")}
+                )
         return status, payload, extra_headers
 
     def _answer(self, method: str, token: str | None, params: dict[str, Any]) -> dict[str, Any]:
@@ -635,12 +639,29 @@ class FakeSlack:
                 if specific:
                     raise ApiError(specific[0])
                 raise ApiError("invalid_arguments", f"[ERROR] missing required field: {name}")
-        with self._lock:
-            result = self._methods.call(method, copy.deepcopy(params))
-        if late is not None:
-            raise ApiError(
+        late_error = (
+            None
+            if late is None
+            else ApiError(
                 late.error, status=late.status, retry_after=late.retry_after if late.status == 429 else None
             )
+        )
+        with self._lock:
+            result = self._methods.call(method, copy.deepcopy(params))
+            # Recorded together with the state change: a test that sees a view or a message must also see
+            # the call that made it.
+            self._calls.append(
+                {
+                    "method": method,
+                    "params": params,
+                    "ok": late is None,
+                    "error": None if late is None else late.error,
+                }
+            )
+            if late_error is not None:
+                late_error.recorded = True  # type: ignore[attr-defined]
+        if late_error is not None:
+            raise late_error
         return result
 
     def _serve_hook(self, token: str, raw: bytes) -> tuple[int, str]:

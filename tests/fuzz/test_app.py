@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.e2e.harness import message_text as _text
-from tests.e2e.test_workflow import EVE, World, world_factory  # noqa: F401 - the fixture
+from tests.e2e.test_workflow import AUTHOR, EVE, World, world_factory  # noqa: F401 - the fixture
 
 pytestmark = pytest.mark.e2e
 
@@ -98,6 +98,9 @@ payloads = st.one_of(
 def test_random_requests_change_nothing_and_never_fail(world_factory: Callable[..., World]) -> None:  # noqa: F811
     world = world_factory()
     root = world.draft("Fuzz target", [world.x])
+    # The draft's own messages first (its DM to the author may follow the approval request): whatever is
+    # posted after this point was caused by the random requests.
+    world.slack.wait_for(lambda: any("waiting for approval" in _text(m) for m in world.slack.dms(AUTHOR)))
     before = _text(world.current(root))
     posted_before = len(world.slack.calls("chat.postMessage"))
     statuses: list[int] = []
