@@ -6,6 +6,7 @@ of `build`, so tests assemble the same graph with fakes.
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import signal
@@ -26,6 +27,7 @@ from slack_bolt.adapter.wsgi import SlackRequestHandler
 from slack_sdk import WebClient
 from slack_sdk.http_retry.builtin_handlers import ConnectionErrorRetryHandler, RateLimitErrorRetryHandler
 
+from bot.ack_first import AckFirst
 from bot.clock import Clock, SystemClock
 from bot.db import repo
 from bot.db.engine import Database, make_engine
@@ -52,6 +54,7 @@ from bot.services.webhooks import PubloraWebhooks
 from bot.services.workflow import Workflow
 from bot.settings import Settings
 from bot.slack.app import build_app
+from bot.slack.views.serialize import look_up_validators_once
 from bot.web import WebApp, make_server
 
 log = logging.getLogger(__name__)
@@ -109,9 +112,12 @@ def build(
 ) -> Postgate:
     if not settings.approval_channel:
         raise ConfigError("POSTGATE_APPROVAL_CHANNEL is not set")
+    look_up_validators_once()
     clock = clock or SystemClock()
     owner = owner or f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
     db = database or Database(make_engine(settings.database_url))
+    ack_first = AckFirst()
+    db.give_way = ack_first.give_way
     interactive, background = clients or slack_clients(settings)
     # Keys entered in Slack take over from the environment's; `run` reads them once migrations are done.
     stored = StoredCredentials(db=db, keyring=KeyRing.from_setting(settings.secret_key), redact=redact_also)
@@ -205,7 +211,9 @@ def build(
     signing_secret = (
         settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else None
     )
-    bolt = build_app(services=services, client=interactive, signing_secret=signing_secret)
+    bolt = build_app(
+        services=services, client=interactive, signing_secret=signing_secret, ack_first=ack_first
+    )
 
     def health() -> dict[str, bool]:
         return {"database": db.ping(), "scheduler": runner.running}
@@ -222,6 +230,7 @@ def build(
         slack_handler=None if settings.socket_mode else SlackRequestHandler(bolt),
         signing_secret=None if settings.socket_mode else signing_secret,
         webhooks=webhooks,
+        ack_first=ack_first,
     )
     return Postgate(
         settings=settings,
@@ -238,8 +247,10 @@ def build(
     )
 
 
-class _Stop(Exception):
-    pass
+class _Stop(SystemExit):
+    """Raised by the SIGTERM/SIGINT handler. A SystemExit, because waitress's loop catches and logs any
+    other exception raised inside one of its handlers ("uncaptured python exception") and goes on
+    serving; SystemExit is re-raised there, and its `run()` returns on it after stopping its threads."""
 
 
 def run(settings: Settings) -> int:
@@ -273,22 +284,30 @@ def run(settings: Settings) -> int:
     app.runner.start(dispatching=dispatching, may_dispatch=lock.acquire if lock is not None else None)
     server = make_server(app.web, host=settings.host, port=settings.port)
     sys.setswitchinterval(GIL_SWITCH_SECONDS)
+    # What start-up built (modules, the app graph) lives as long as the process: moved out of the cyclic
+    # collector's way, so its full collections, which stop every thread, scan only what requests create.
+    gc.collect()
+    gc.freeze()
     if socket_handler is not None:
         log.info("connected to Slack in Socket Mode; health on :%s/healthz", settings.port)
     else:
         log.info("serving Slack on http://%s:%s/slack/events", settings.host, settings.port)
 
+    stopping: list[str] = []
+
     def stop(signum: int, _frame: FrameType | None) -> None:
-        raise _Stop(signal.Signals(signum).name)
+        stopping.append(signal.Signals(signum).name)
+        raise _Stop()
 
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, stop)
         signal.signal(signal.SIGINT, stop)
     try:
         server.run()
-    except _Stop as reason:
-        log.info("stopping (%s)", reason)
+    except _Stop:
+        pass
     finally:
+        log.info("stopping (%s)", stopping[0] if stopping else "the server ended")
         if socket_handler is not None:
             socket_handler.close()
         server.close()

@@ -20,6 +20,8 @@ from typing import Any
 from slack_sdk.signature import Clock, SignatureVerifier
 from waitress.server import BaseWSGIServer, MultiSocketServer, create_server
 
+from bot.ack_first import AckFirst
+
 log = logging.getLogger(__name__)
 
 StartResponse = Callable[..., Any]
@@ -68,8 +70,10 @@ class WebApp:
         signing_secret: str | None = None,
         webhooks: Mapping[str, WebhookHandler] | None = None,
         clock: Callable[[], float] = time.time,
+        ack_first: AckFirst | None = None,
     ) -> None:
         self._health = health
+        self._ack_first = ack_first or AckFirst()
         self._slack = slack_handler
         self._webhooks = dict(webhooks or {})
         self._verifier = (
@@ -90,7 +94,9 @@ class WebApp:
         if path == "/slack/events" and self._slack is not None:
             if method != "POST":
                 return _respond(start_response, "405 Method Not Allowed", {"error": "POST only"})
-            return self._slack_request(environ, start_response)
+            # From the first byte Bolt sees, this request's ack goes before other work (bot.ack_first).
+            with self._ack_first.awaited():
+                return self._slack_request(environ, start_response)
         webhook = (
             self._webhooks.get(path.removeprefix("/webhooks/")) if path.startswith("/webhooks/") else None
         )

@@ -1,10 +1,21 @@
 """Engine and sessions. SQLite gets WAL, a busy timeout and `BEGIN IMMEDIATE` for writing transactions;
-PostgreSQL gets a pre-pinged pool. `Database` is the session factory every service receives."""
+PostgreSQL gets a pre-pinged pool. `Database` is the session factory every service receives.
+
+Two rules keep a thread to one connection and SQLite's writers in line (both found by bench.ack_latency):
+* a `read()` opened while the same thread already has a session open reads through that session, so a
+  decision's transaction that asks for the settings or the rules does not take a second connection from
+  the pool (20 threads each holding one and waiting for a second stalled every ack);
+* on SQLite, writing transactions of this process queue first come, first served on a lock before
+  `BEGIN IMMEDIATE`: SQLite's own busy handler sleeps in growing steps of up to 100 ms and lets a late
+  writer barge in, which made some acks wait 3 s under load.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
+import threading
+from collections import deque
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, nullcontext
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event, text
@@ -15,10 +26,19 @@ _WRITE = "postgate_write"
 
 def make_engine(url: str, *, echo: bool = False) -> Engine:
     if url.startswith("sqlite"):
-        engine = create_engine(url, echo=echo, connect_args={"timeout": 30, "check_same_thread": False})
+        engine = create_engine(
+            url,
+            echo=echo,
+            connect_args={"timeout": 30, "check_same_thread": False},
+            # Room for every thread that may hold one connection at once: Slack listeners (16), the
+            # dispatcher's database threads, the outbox and housekeeping. SQLite connections are cheap.
+            pool_size=10,
+            max_overflow=30,
+        )
         _configure_sqlite(engine)
         return engine
-    return create_engine(url, echo=echo, pool_pre_ping=True, pool_size=10, max_overflow=10, pool_recycle=1800)
+    # At most 30 connections per replica (see above); PostgreSQL's default max_connections is 100.
+    return create_engine(url, echo=echo, pool_pre_ping=True, pool_size=10, max_overflow=20, pool_recycle=1800)
 
 
 def _configure_sqlite(engine: Engine) -> None:
@@ -50,12 +70,67 @@ def for_writing(engine: Engine) -> Engine:
     return engine.execution_options(**{_WRITE: True})
 
 
+def _go_on() -> None:
+    pass
+
+
+class FifoLock:
+    """A lock granted in the order it was asked for, re-entrant for the thread holding it."""
+
+    def __init__(self) -> None:
+        self._guard = threading.Lock()
+        self._waiting: deque[tuple[int, threading.Event]] = deque()
+        self._owner: int | None = None
+        self._depth = 0
+
+    def acquire(self) -> None:
+        me = threading.get_ident()
+        with self._guard:
+            if self._owner == me:
+                self._depth += 1
+                return
+            if self._owner is None and not self._waiting:
+                self._owner, self._depth = me, 1
+                return
+            turn = threading.Event()
+            self._waiting.append((me, turn))
+        turn.wait()
+        # release() handed the lock over to this thread before setting `turn`.
+
+    def release(self) -> None:
+        with self._guard:
+            if self._owner != threading.get_ident():
+                raise RuntimeError("FifoLock released by a thread that does not hold it")
+            self._depth -= 1
+            if self._depth:
+                return
+            if self._waiting:
+                # Handed over under the guard, so nobody can take the lock in between.
+                self._owner, turn = self._waiting.popleft()
+                self._depth = 1
+                turn.set()
+            else:
+                self._owner = None
+
+    def __enter__(self) -> FifoLock:
+        self.acquire()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.release()
+
+
 class Database:
     """Short-lived sessions: `read()` for queries, `write()` for one committed transaction."""
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        #: Called before a thread opens its outermost session: there, work that no Slack ack waits for
+        #: gives way to acks (`bot.ack_first`; set by the composition root).
+        self.give_way: Callable[[], None] = _go_on
         self._write_engine = for_writing(engine)
+        self._open = threading.local()
+        self._writers = FifoLock() if engine.dialect.name == "sqlite" else None
 
     @property
     def dialect(self) -> str:
@@ -63,19 +138,40 @@ class Database:
 
     @contextmanager
     def read(self) -> Iterator[Session]:
-        with Session(self.engine, expire_on_commit=False) as session:
+        """A session for queries; inside another session of this thread, that session (see the module)."""
+        outer: Session | None = getattr(self._open, "session", None)
+        if outer is not None:
+            yield outer
+            return
+        self.give_way()
+        with Session(self.engine, expire_on_commit=False) as session, self._opened(session):
             yield session
 
     @contextmanager
     def write(self) -> Iterator[Session]:
         """A transaction committed on normal exit and rolled back on any exception."""
-        with Session(self._write_engine, expire_on_commit=False) as session:
+        if getattr(self._open, "session", None) is None:
+            self.give_way()
+        with (
+            self._writers or nullcontext(),
+            Session(self._write_engine, expire_on_commit=False) as session,
+            self._opened(session),
+        ):
             try:
                 yield session
                 session.commit()
             except BaseException:
                 session.rollback()
                 raise
+
+    @contextmanager
+    def _opened(self, session: Session) -> Iterator[None]:
+        outer = getattr(self._open, "session", None)
+        self._open.session = session
+        try:
+            yield
+        finally:
+            self._open.session = outer
 
     def ping(self) -> bool:
         try:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from bot.domain.policy import DEFAULT_SCOPE, ApprovalRule, rules_from_settings
 
@@ -54,6 +54,9 @@ class PublishingHours(BaseModel):
 
 
 class WorkspaceSettings(BaseModel):
+    # Frozen: `Workflow` hands the same parsed instance to every caller until the stored revision changes.
+    model_config = ConfigDict(frozen=True)
+
     approval_channel: str | None = None
     rules: list[RuleSetting] = Field(default_factory=lambda: [RuleSetting()])
     allow_self_approval: bool = False

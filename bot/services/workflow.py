@@ -18,7 +18,7 @@ from datetime import datetime
 from pydantic import ValidationError
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
-from sqlalchemy import update
+from sqlalchemy import bindparam, select, update
 from sqlmodel import col
 
 from bot.clock import Clock
@@ -33,6 +33,10 @@ log = logging.getLogger(__name__)
 
 # Slack errors meaning "this workspace has no user groups to read".
 _NO_GROUPS = {"plan_upgrade_required", "paid_only", "not_allowed_token_type", "missing_scope"}
+
+
+_settings_table = WorkspaceSettingsRow.__table__  # type: ignore[attr-defined]  # SQLModel sets it
+_REVISION = select(_settings_table.c.revision).where(_settings_table.c.team_id == bindparam("team"))
 
 
 class StaleSettings(DomainError):
@@ -72,6 +76,7 @@ class Workflow:
         self._lock = threading.Lock()
         self._groups: dict[str, tuple[float, frozenset[str]]] = {}
         self._admins: dict[str, tuple[float, bool]] = {}
+        self._parsed: dict[str, tuple[WorkspaceSettings, int]] = {}
         self.groups_unavailable: str | None = None
 
     # --- settings --------------------------------------------------------------------------------------
@@ -80,15 +85,26 @@ class Workflow:
         return self.settings_with_revision(team_id)[0]
 
     def settings_with_revision(self, team_id: str) -> tuple[WorkspaceSettings, int]:
+        """The stored settings, read again on every call (another replica may have saved), but parsed
+        only when their revision changed: a decision asks several times, and parsing was most of it."""
         with self._db.read() as session:
+            # Core on the session's connection: the ORM's per-statement work cost more than the query.
+            revision = session.connection().execute(_REVISION, {"team": team_id}).scalar_one_or_none()
+            if revision is None:
+                return self._defaults, 0
+            cached = self._parsed.get(team_id)
+            if cached is not None and cached[1] == revision:
+                return cached
             row = session.get(WorkspaceSettingsRow, team_id)
-        if row is None:
+        if row is None:  # deleted in between: there is no deleting, but the defaults are the answer
             return self._defaults, 0
         try:
-            return WorkspaceSettings.model_validate(row.data), row.revision
+            parsed = WorkspaceSettings.model_validate(row.data), row.revision
         except ValidationError:
             log.exception("stored settings of %s are unreadable; using the defaults", team_id)
-            return self._defaults, row.revision
+            parsed = self._defaults, row.revision
+        self._parsed[team_id] = parsed
+        return parsed
 
     def save_settings(self, team_id: str, settings: WorkspaceSettings, *, user_id: str, revision: int) -> int:
         """Store `settings` if nobody saved since `revision` was read; the new revision."""
@@ -221,16 +237,23 @@ class Workflow:
         Home and `/post list` check up to a few hundred pending posts)."""
         settings = self.settings(team_id)
         rules = settings.approval_rules()
-        return [
-            evaluate(
-                governing_rules(rules, targets),
-                approvals=approvals,
-                author_id=author_id,
-                allow_self_approval=settings.allow_self_approval,
-                resolve=self.resolve,
-            )
-            for targets, approvals, author_id in posts
-        ]
+        # Most pending posts go to the same few accounts with the same few approvals so far: each
+        # distinct case is evaluated once.
+        known: dict[tuple[tuple[Target, ...], tuple[str, ...], str], Progress] = {}
+        progresses = []
+        for targets, approvals, author_id in posts:
+            case = (tuple(targets), tuple(approvals), author_id)
+            progress = known.get(case)
+            if progress is None:
+                progress = known[case] = evaluate(
+                    governing_rules(rules, case[0]),
+                    approvals=approvals,
+                    author_id=author_id,
+                    allow_self_approval=settings.allow_self_approval,
+                    resolve=self.resolve,
+                )
+            progresses.append(progress)
+        return progresses
 
     def standing(
         self,

@@ -18,16 +18,19 @@ from typing import Any, ParamSpec, TypeVar
 from slack_bolt import Ack, App, BoltContext, BoltResponse
 from slack_sdk import WebClient
 
+from bot.ack_first import AckFirst
 from bot.services.container import Services
 from bot.slack.listeners import register_listeners
 
 log = logging.getLogger(__name__)
 
-#: Threads running listeners, before and after their ack (Bolt's own default). Not more: a decision holds
-#: one database connection for its transaction and takes a second inside it (settings, rules), and the
-#: pool has 15 (SQLAlchemy's 5 + 10). With 32 listener threads, 20 concurrent clicks took every
-#: connection and waited for a second one, stalling every ack past Slack's 3 s (bench.ack_latency).
-LISTENER_THREADS = 5
+#: Threads running listeners, before and after their ack. A listener keeps its thread after acking
+#: (opening a modal, answering a list, publishing App Home), and after its ack it gives way to other
+#: requests' acks (`bot.ack_first`), so under load many wait at once; with Bolt's default of 5, new
+#: requests waited for a free thread before they could even ack (bench.ack_latency). A waiting thread
+#: holds no database connection, and a running one at most one (`Database.read` reuses the thread's
+#: open session); the pools are sized for the running ones (`bot.db.engine.make_engine`).
+LISTENER_THREADS = 48
 #: Slack's deadline: after it the ack is useless, and Bolt stops waiting for it too.
 ACK_WAIT_SECONDS = 3.0
 
@@ -36,10 +39,12 @@ T = TypeVar("T")
 
 
 class _SignallingAck(Ack):
-    """Bolt's `ack` that also sets `acked` once a response is set (by `ack()`, or by Bolt on an error)."""
+    """Bolt's `ack` that also sets `acked` once a response is set (by `ack()`, or by Bolt on an error), and
+    takes the listener's thread off the ack path (`bot.ack_first`)."""
 
-    def __init__(self, acked: threading.Event) -> None:
+    def __init__(self, acked: threading.Event, ack_first: AckFirst) -> None:
         self._acked = acked
+        self._ack_first = ack_first
         self._response: BoltResponse | None = None
         super().__init__()  # type: ignore[no-untyped-call]  # slack_bolt leaves it unannotated
 
@@ -51,6 +56,7 @@ class _SignallingAck(Ack):
     def response(self, value: BoltResponse | None) -> None:
         self._response = value
         if value is not None:
+            self._ack_first.on_ack_path(False)
             self._acked.set()
 
 
@@ -59,9 +65,10 @@ class ListenerExecutor(Executor):
     `ACK_WAIT_SECONDS`), so Bolt's wait for the ack finds it done. Which event to wait for is handed over
     by `expect_ack` on the same thread, just before Bolt submits the listener."""
 
-    def __init__(self, threads: int = LISTENER_THREADS) -> None:
+    def __init__(self, ack_first: AckFirst, threads: int = LISTENER_THREADS) -> None:
         self._pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="slack-listener")
         self._pending = threading.local()
+        self.ack_first = ack_first
 
     def expect_ack(self) -> threading.Event:
         acked = threading.Event()
@@ -69,19 +76,32 @@ class ListenerExecutor(Executor):
         return acked
 
     def submit(self, fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> Future[T]:
-        future = self._pool.submit(fn, *args, **kwargs)
         acked: threading.Event | None = self._pending.__dict__.pop("acked", None)
-        if acked is not None:
+        if acked is None:
+            return self._pool.submit(fn, *args, **kwargs)
+        # Socket Mode has no WebApp to count the request: counted here too, from submit to ack.
+        with self.ack_first.awaited():
+            future = self._pool.submit(self._until_acked, fn, *args, **kwargs)
             future.add_done_callback(lambda _: acked.set())
             acked.wait(timeout=ACK_WAIT_SECONDS)
         return future
+
+    def _until_acked(self, fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> T:
+        """`fn` on a listener thread that is on the ack path until `_SignallingAck` takes it off."""
+        self.ack_first.on_ack_path(True)
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            self.ack_first.on_ack_path(False)
 
     def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
         self._pool.shutdown(wait=wait, cancel_futures=cancel_futures)
 
 
-def build_app(*, services: Services, client: WebClient, signing_secret: str | None) -> App:
-    executor = ListenerExecutor()
+def build_app(
+    *, services: Services, client: WebClient, signing_secret: str | None, ack_first: AckFirst | None = None
+) -> App:
+    executor = ListenerExecutor(ack_first or AckFirst())
     app = App(
         client=client,
         signing_secret=signing_secret or "socket-mode-does-not-sign",
@@ -95,7 +115,7 @@ def build_app(*, services: Services, client: WebClient, signing_secret: str | No
     @app.middleware
     def answer_on_ack(context: BoltContext, next: Callable[[], Any]) -> Any:  # noqa: A002 - Bolt's name
         """The request's `ack` wakes the executor's wait (see the module's docstring)."""
-        context["ack"] = _SignallingAck(executor.expect_ack())
+        context["ack"] = _SignallingAck(executor.expect_ack(), executor.ack_first)
         return next()
 
     @app.middleware

@@ -20,16 +20,14 @@ from bot.providers.registry import KEYED_PROVIDERS
 from bot.services.container import Services
 from bot.services.credentials import NO_SECRET_KEY
 from bot.slack.ids import Action
-from bot.slack.listeners.common import open_composer, publish_home, tell
+from bot.slack.listeners.common import open_composer, publish_home, refresh_settings, settings_view, tell
 from bot.slack.views.compose import build_reject_modal, build_request_changes_modal, build_reschedule_modal
 from bot.slack.views.forms import parse_button_value, zone
 from bot.slack.views.history import build_history_modal
 from bot.slack.views.settings import (
-    KeysSection,
     build_key_modal,
     build_rule_modal,
     build_settings_denied_message,
-    build_settings_modal,
 )
 
 log = logging.getLogger(__name__)
@@ -226,18 +224,6 @@ def handle_open_settings(ack: Ack, body: dict[str, Any], client: WebClient, serv
     _open(client, body, settings_view(services, team))
 
 
-def settings_view(services: Services, team: str) -> Any:
-    settings, revision = services.workflow.settings_with_revision(team)
-    return build_settings_modal(
-        settings=settings,
-        revision=revision,
-        providers=services.accounts.get(),
-        groups=services.workflow.list_groups(),
-        groups_unavailable=services.workflow.groups_unavailable,
-        keys=KeysSection(statuses=services.credentials.statuses(), can_store=services.credentials.can_store),
-    )
-
-
 def handle_add_rule(ack: Ack, body: dict[str, Any], client: WebClient, services: Services) -> None:
     ack()
     team, user, channel = _who(body)
@@ -269,11 +255,7 @@ def handle_remove_rule(ack: Ack, body: dict[str, Any], client: WebClient, servic
     except DomainError as error:
         tell(client, channel=channel, user=user, text=error.user_message)
         return
-    view = body.get("view") or {}
-    try:
-        client.views_update(view_id=view.get("id"), view=settings_view(services, team))
-    except SlackApiError as error:
-        log.info("settings modal not updated: %s", error.response.get("error"))
+    refresh_settings(client, services, view_id=(body.get("view") or {}).get("id"), team=team)
 
 
 def _key_provider(body: dict[str, Any]) -> str | None:
@@ -318,11 +300,7 @@ def handle_remove_key(ack: Ack, body: dict[str, Any], client: WebClient, service
         return
     team, user, channel, provider = who
     services.credentials.remove(provider, user_id=user)
-    view = body.get("view") or {}
-    try:
-        client.views_update(view_id=view.get("id"), view=settings_view(services, team))
-    except SlackApiError as error:
-        log.info("settings modal not updated: %s", error.response.get("error"))
+    refresh_settings(client, services, view_id=(body.get("view") or {}).get("id"), team=team)
 
 
 def register(app: App) -> None:

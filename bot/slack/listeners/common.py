@@ -16,6 +16,7 @@ from bot.services.snapshot import PostSnapshot
 from bot.slack.views.compose import ProviderAccounts, build_compose_modal
 from bot.slack.views.forms import zone
 from bot.slack.views.home import build_home
+from bot.slack.views.settings import KeysSection, build_settings_modal
 
 log = logging.getLogger(__name__)
 
@@ -119,3 +120,26 @@ def open_composer(
     except SlackApiError as error:
         # The author may have closed or submitted the modal meanwhile; nothing to update then.
         log.info("compose modal not updated: %s", error.response.get("error"))
+
+
+def settings_view(services: Services, team: str) -> Any:
+    """The settings modal as it stands now: settings, providers' accounts, user groups and keys."""
+    settings, revision = services.workflow.settings_with_revision(team)
+    return build_settings_modal(
+        settings=settings,
+        revision=revision,
+        providers=services.accounts.get(),
+        groups=services.workflow.list_groups(),
+        groups_unavailable=services.workflow.groups_unavailable,
+        keys=KeysSection(statuses=services.credentials.statuses(), can_store=services.credentials.can_store),
+    )
+
+
+def refresh_settings(client: WebClient, services: Services, *, view_id: str | None, team: str) -> None:
+    """Show the settings again in the open modal `view_id` after a change (a closed one is left alone)."""
+    if not view_id:
+        return
+    try:
+        client.views_update(view_id=view_id, view=settings_view(services, team))
+    except SlackApiError as error:
+        log.info("settings modal not updated: %s", error.response.get("error"))

@@ -8,13 +8,12 @@ from typing import Any
 
 from slack_bolt import Ack, App
 from slack_sdk import WebClient
-from slack_sdk.errors import SlackApiError
 
 from bot.errors import DomainError
 from bot.services.container import Services
 from bot.services.credentials import KeyCheckFailed
 from bot.slack.ids import Block, ViewId
-from bot.slack.listeners.actions import settings_view
+from bot.slack.listeners.common import refresh_settings
 from bot.slack.views.forms import (
     errors_for_slack,
     parse_compose,
@@ -171,12 +170,7 @@ def handle_rule_submission(
         ack(response_action="errors", errors={Block.RULE_SCOPE: error.user_message})
         return
     ack()
-    previous = view.get("previous_view_id")
-    if previous:
-        try:
-            client.views_update(view_id=previous, view=settings_view(services, team_id))
-        except SlackApiError as error:
-            log.info("settings modal not updated: %s", error.response.get("error"))
+    refresh_settings(client, services, view_id=view.get("previous_view_id"), team=team_id)
 
 
 def handle_key_submission(
@@ -203,12 +197,7 @@ def handle_key_submission(
         ack(response_action="errors", errors={Block.KEY_API: error.user_message})
         return
     ack()
-    previous = view.get("previous_view_id")
-    if previous:
-        try:
-            client.views_update(view_id=previous, view=settings_view(services, team_id))
-        except SlackApiError as error:
-            log.info("settings modal not updated: %s", error.response.get("error"))
+    refresh_settings(client, services, view_id=view.get("previous_view_id"), team=team_id)
 
 
 def register(app: App) -> None:

@@ -1,0 +1,146 @@
+"""Sessions on real SQLite and PostgreSQL: a thread's nested reads share its open session, SQLite's writers
+of one process take turns in arrival order, and settings cached by revision still show another replica's
+save at once."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+from slack_sdk import WebClient
+from sqlmodel import Session, select
+
+from bot.clock import SystemClock
+from bot.db import repo
+from bot.db.engine import Database, FifoLock
+from bot.db.tables import Post
+from bot.domain.workspace import WorkspaceSettings
+from bot.services.workflow import Workflow
+from tests.db.test_repo import NOW, add
+
+
+def test_a_read_inside_a_transaction_reads_through_it_on_the_same_connection(db: Database) -> None:
+    with db.write() as session:
+        post_id = add_in(session)
+        checked_out = db.engine.pool.checkedout()  # type: ignore[attr-defined]
+        with db.read() as inner:
+            assert inner is session
+            assert inner.get(Post, post_id) is not None  # the transaction's own, uncommitted row
+            assert db.engine.pool.checkedout() == checked_out  # type: ignore[attr-defined]
+    with db.read() as outer, db.read() as inner:
+        assert inner is outer
+    with db.read() as later:
+        assert later is not outer
+        assert later.exec(select(Post).where(Post.id == post_id)).one().id == post_id
+
+
+def test_a_failed_transaction_leaves_no_session_behind_for_later_reads(db: Database) -> None:
+    try:
+        with db.write() as session:
+            add_in(session)
+            raise RuntimeError("boom")
+    except RuntimeError:
+        pass
+    with db.read() as session:
+        assert session.exec(select(Post)).all() == []
+
+
+def add_in(session: Session) -> int:
+    post = repo.add_post(
+        session,
+        team_id="T1",
+        author_id="U1",
+        author_tz="UTC",
+        approval_channel_id="C1",
+        content=repo.VersionContent(
+            text="hello",
+            targets=[],
+            media=[],
+            queue=None,
+            overrides=None,
+            first_comment=None,
+            content_hash="",
+        ),
+        requested_time=None,
+        required_approvals=1,
+        now=NOW,
+    )
+    assert post.id is not None
+    return post.id
+
+
+def take_and_note(lock: FifoLock, order: list[int], n: int, taken: threading.Event | None = None) -> None:
+    with lock:
+        order.append(n)
+        if taken is not None:
+            taken.set()
+
+
+def test_waiting_writers_get_the_lock_in_the_order_they_asked() -> None:
+    lock = FifoLock()
+    order: list[int] = []
+    lock.acquire()
+    threads = []
+    for n in range(6):
+        thread = threading.Thread(target=take_and_note, args=(lock, order, n))
+        thread.start()
+        threads.append(thread)
+        deadline = time.monotonic() + 10
+        while len(lock._waiting) < n + 1:  # this one is queued before the next asks
+            assert time.monotonic() < deadline
+            time.sleep(0.001)
+    lock.release()
+    for thread in threads:
+        thread.join(timeout=10)
+    assert order == [0, 1, 2, 3, 4, 5]
+
+
+def test_the_thread_holding_the_lock_may_take_it_again() -> None:
+    lock = FifoLock()
+    with lock, lock:
+        pass
+    taken = threading.Event()
+    thread = threading.Thread(target=take_and_note, args=(lock, [], 0, taken))
+    thread.start()
+    assert taken.wait(timeout=10), "the lock was not free after the nested release"
+    thread.join()
+
+
+def test_sqlite_writers_of_one_process_take_turns_without_busy_errors(db: Database) -> None:
+    if db.dialect != "sqlite":
+        return
+    errors: list[BaseException] = []
+
+    def write_many() -> None:
+        try:
+            for _ in range(20):
+                add(db)
+        except BaseException as error:  # noqa: BLE001 - reported below
+            errors.append(error)
+
+    threads = [threading.Thread(target=write_many) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert errors == []
+    with db.read() as session:
+        assert len(session.exec(select(Post)).all()) == 160
+
+
+def test_settings_saved_by_another_replica_are_seen_at_the_next_read(db: Database) -> None:
+    def replica() -> Workflow:
+        return Workflow(
+            db=db,
+            client=WebClient(token="xoxb-unused", base_url="http://127.0.0.1:9/"),
+            clock=SystemClock(),
+            defaults=WorkspaceSettings(),
+        )
+
+    one, other = replica(), replica()
+    assert other.settings("T1").approval_channel is None
+    revision = one.save_settings("T1", WorkspaceSettings(approval_channel="C0ONE"), user_id="U1", revision=0)
+    assert other.settings("T1").approval_channel == "C0ONE"
+    one.save_settings("T1", WorkspaceSettings(approval_channel="C0TWO"), user_id="U1", revision=revision)
+    assert other.settings("T1").approval_channel == "C0TWO"
+    assert other.settings_with_revision("T1")[1] == revision + 1
