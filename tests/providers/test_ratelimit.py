@@ -62,3 +62,21 @@ def test_no_caller_waits_longer_than_the_limiters_longest_wait() -> None:
     assert mono.now == 100.0  # nothing slept, nothing reserved
     mono.now += 9.0
     assert budget.acquire(60) == pytest.approx(10 * 1.01 + 0.15 - 9.0)
+
+
+def test_a_large_budget_keeps_two_percent_of_each_window_in_reserve() -> None:
+    mono = Monotonic()
+    budget = limiter(mono, limit=100, window=120.0)
+    waits = [budget.acquire(600) for _ in range(99)]
+
+    # 98 requests go out at once; the 99th waits for the first to leave the window (plus the margin).
+    assert waits[:98] == [0.0] * 98
+    assert waits[98] == pytest.approx(120 * 1.01 + 0.15)
+
+
+def test_a_small_budget_is_used_whole() -> None:
+    mono = Monotonic()
+    budget = limiter(mono, limit=49, window=10.0)
+
+    assert [budget.acquire(60) for _ in range(49)] == [0.0] * 49
+    assert budget.acquire(60) == pytest.approx(10 * 1.01 + 0.15)
