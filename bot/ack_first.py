@@ -49,9 +49,13 @@ class AckFirst:
         """Mark this thread as working towards an ack (it never gives way) or not any more."""
         self._local.acking = value
 
+    def urgent(self) -> bool:
+        """True on a thread working towards an ack."""
+        return bool(getattr(self._local, "acking", False))
+
     def give_way(self) -> None:
         """Wait until no ack is outstanding, at most `max_wait`; at once on an ack path."""
-        if not self._outstanding or getattr(self._local, "acking", False):
+        if not self._outstanding or self.urgent():
             return
         with self._changed:
             self._changed.wait_for(lambda: not self._outstanding, timeout=self._max_wait)

@@ -117,7 +117,7 @@ def build(
     owner = owner or f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
     db = database or Database(make_engine(settings.database_url))
     ack_first = AckFirst()
-    db.give_way = ack_first.give_way
+    db.priority = ack_first
     interactive, background = clients or slack_clients(settings)
     # Keys entered in Slack take over from the environment's; `run` reads them once migrations are done.
     stored = StoredCredentials(db=db, keyring=KeyRing.from_setting(settings.secret_key), redact=redact_also)

@@ -5,18 +5,20 @@ Two rules keep a thread to one connection and SQLite's writers in line (both fou
 * a `read()` opened while the same thread already has a session open reads through that session, so a
   decision's transaction that asks for the settings or the rules does not take a second connection from
   the pool (20 threads each holding one and waiting for a second stalled every ack);
-* on SQLite, writing transactions of this process queue first come, first served on a lock before
-  `BEGIN IMMEDIATE`: SQLite's own busy handler sleeps in growing steps of up to 100 ms and lets a late
-  writer barge in, which made some acks wait 3 s under load.
+* on SQLite, writing transactions of this process queue on a lock before `BEGIN IMMEDIATE`
+  (`WriterQueue`): SQLite's own busy handler sleeps in growing steps of up to 100 ms and lets a late
+  writer barge in, which made some acks wait 3 s under load. Writers whose ack Slack is waiting for go
+  ahead of the outbox's and the dispatcher's.
 """
 
 from __future__ import annotations
 
 import threading
+import time
 from collections import deque
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager, nullcontext
-from typing import Any
+from contextlib import contextmanager
+from typing import Any, Protocol
 
 from sqlalchemy import Engine, create_engine, event, text
 from sqlmodel import Session
@@ -70,54 +72,77 @@ def for_writing(engine: Engine) -> Engine:
     return engine.execution_options(**{_WRITE: True})
 
 
-def _go_on() -> None:
-    pass
+class WriterQueue:
+    """SQLite's write lock as this process hands it out: in arrival order, except that a writer whose
+    Slack ack is waiting goes ahead of other waiting writers, unless one of them has already waited
+    `max_defer` seconds (so background work is delayed, never starved). Re-entrant for the holder."""
 
-
-class FifoLock:
-    """A lock granted in the order it was asked for, re-entrant for the thread holding it."""
-
-    def __init__(self) -> None:
+    def __init__(self, max_defer: float = 0.05, monotonic: Callable[[], float] = time.monotonic) -> None:
+        self._max_defer = max_defer
+        self._monotonic = monotonic
         self._guard = threading.Lock()
-        self._waiting: deque[tuple[int, threading.Event]] = deque()
+        self._urgent: deque[tuple[int, threading.Event]] = deque()
+        self._others: deque[tuple[int, threading.Event, float]] = deque()
         self._owner: int | None = None
         self._depth = 0
 
-    def acquire(self) -> None:
+    @property
+    def waiting(self) -> int:
+        return len(self._urgent) + len(self._others)
+
+    def acquire(self, *, urgent: bool = False) -> None:
         me = threading.get_ident()
         with self._guard:
             if self._owner == me:
                 self._depth += 1
                 return
-            if self._owner is None and not self._waiting:
+            if self._owner is None and not self.waiting:
                 self._owner, self._depth = me, 1
                 return
             turn = threading.Event()
-            self._waiting.append((me, turn))
+            if urgent:
+                self._urgent.append((me, turn))
+            else:
+                self._others.append((me, turn, self._monotonic()))
         turn.wait()
         # release() handed the lock over to this thread before setting `turn`.
 
     def release(self) -> None:
         with self._guard:
             if self._owner != threading.get_ident():
-                raise RuntimeError("FifoLock released by a thread that does not hold it")
+                raise RuntimeError("WriterQueue released by a thread that does not hold it")
             self._depth -= 1
             if self._depth:
                 return
-            if self._waiting:
-                # Handed over under the guard, so nobody can take the lock in between.
-                self._owner, turn = self._waiting.popleft()
-                self._depth = 1
-                turn.set()
+            overdue = bool(self._others) and self._monotonic() - self._others[0][2] >= self._max_defer
+            if self._urgent and not overdue:
+                self._owner, turn = self._urgent.popleft()
+            elif self._others:
+                self._owner, turn, _ = self._others.popleft()
             else:
                 self._owner = None
+                return
+            # Handed over under the guard, so nobody can take the lock in between.
+            self._depth = 1
+            turn.set()
 
-    def __enter__(self) -> FifoLock:
-        self.acquire()
-        return self
 
-    def __exit__(self, *_: object) -> None:
-        self.release()
+class Priority(Protocol):
+    """What the database asks of `bot.ack_first` (kept as a protocol: the database layer knows no Slack)."""
+
+    def give_way(self) -> None:
+        """Called before a thread opens its outermost session; may wait for work someone is waiting for."""
+
+    def urgent(self) -> bool:
+        """True on a thread whose result someone is waiting for right now (a Slack ack)."""
+
+
+class _NoPriority:
+    def give_way(self) -> None:
+        pass
+
+    def urgent(self) -> bool:
+        return False
 
 
 class Database:
@@ -125,12 +150,12 @@ class Database:
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
-        #: Called before a thread opens its outermost session: there, work that no Slack ack waits for
-        #: gives way to acks (`bot.ack_first`; set by the composition root).
-        self.give_way: Callable[[], None] = _go_on
+        #: Work that no Slack ack waits for gives way to acks at the start of its outermost session, and
+        #: writers on an ack path go first on SQLite (`bot.ack_first`; set by the composition root).
+        self.priority: Priority = _NoPriority()
         self._write_engine = for_writing(engine)
         self._open = threading.local()
-        self._writers = FifoLock() if engine.dialect.name == "sqlite" else None
+        self._writers = WriterQueue() if engine.dialect.name == "sqlite" else None
 
     @property
     def dialect(self) -> str:
@@ -143,7 +168,7 @@ class Database:
         if outer is not None:
             yield outer
             return
-        self.give_way()
+        self.priority.give_way()
         with Session(self.engine, expire_on_commit=False) as session, self._opened(session):
             yield session
 
@@ -151,9 +176,9 @@ class Database:
     def write(self) -> Iterator[Session]:
         """A transaction committed on normal exit and rolled back on any exception."""
         if getattr(self._open, "session", None) is None:
-            self.give_way()
+            self.priority.give_way()
         with (
-            self._writers or nullcontext(),
+            self._write_turn(),
             Session(self._write_engine, expire_on_commit=False) as session,
             self._opened(session),
         ):
@@ -163,6 +188,17 @@ class Database:
             except BaseException:
                 session.rollback()
                 raise
+
+    @contextmanager
+    def _write_turn(self) -> Iterator[None]:
+        if self._writers is None:
+            yield
+            return
+        self._writers.acquire(urgent=self.priority.urgent())
+        try:
+            yield
+        finally:
+            self._writers.release()
 
     @contextmanager
     def _opened(self, session: Session) -> Iterator[None]:

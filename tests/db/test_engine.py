@@ -12,7 +12,7 @@ from sqlmodel import Session, select
 
 from bot.clock import SystemClock
 from bot.db import repo
-from bot.db.engine import Database, FifoLock
+from bot.db.engine import Database, WriterQueue
 from bot.db.tables import Post
 from bot.domain.workspace import WorkspaceSettings
 from bot.services.workflow import Workflow
@@ -69,38 +69,82 @@ def add_in(session: Session) -> int:
     return post.id
 
 
-def take_and_note(lock: FifoLock, order: list[int], n: int, taken: threading.Event | None = None) -> None:
-    with lock:
-        order.append(n)
+def take_and_note(
+    lock: WriterQueue,
+    order: list[str],
+    name: str,
+    *,
+    urgent: bool = False,
+    taken: threading.Event | None = None,
+) -> None:
+    lock.acquire(urgent=urgent)
+    try:
+        order.append(name)
         if taken is not None:
             taken.set()
+    finally:
+        lock.release()
 
 
-def test_waiting_writers_get_the_lock_in_the_order_they_asked() -> None:
-    lock = FifoLock()
-    order: list[int] = []
-    lock.acquire()
+def queue_up(lock: WriterQueue, order: list[str], writers: list[tuple[str, bool]]) -> list[threading.Thread]:
+    """Start one thread per (name, urgent), each queued on the held lock before the next asks."""
     threads = []
-    for n in range(6):
-        thread = threading.Thread(target=take_and_note, args=(lock, order, n))
+    for name, urgent in writers:
+        thread = threading.Thread(target=take_and_note, args=(lock, order, name), kwargs={"urgent": urgent})
         thread.start()
         threads.append(thread)
         deadline = time.monotonic() + 10
-        while len(lock._waiting) < n + 1:  # this one is queued before the next asks
+        while lock.waiting < len(threads):
             assert time.monotonic() < deadline
             time.sleep(0.001)
+    return threads
+
+
+def test_waiting_writers_get_the_lock_in_the_order_they_asked() -> None:
+    lock = WriterQueue()
+    order: list[str] = []
+    lock.acquire()
+    threads = queue_up(lock, order, [(str(n), False) for n in range(6)])
     lock.release()
     for thread in threads:
         thread.join(timeout=10)
-    assert order == [0, 1, 2, 3, 4, 5]
+    assert order == ["0", "1", "2", "3", "4", "5"]
+
+
+def test_a_writer_whose_ack_is_awaited_goes_ahead_of_background_writers_that_asked_before_it() -> None:
+    now = [0.0]
+    lock = WriterQueue(max_defer=0.05, monotonic=lambda: now[0])
+    order: list[str] = []
+    lock.acquire()
+    writers = [("outbox", False), ("dispatcher", False), ("click", True), ("submission", True)]
+    threads = queue_up(lock, order, writers)
+    lock.release()
+    for thread in threads:
+        thread.join(timeout=10)
+    assert order == ["click", "submission", "outbox", "dispatcher"]
+
+
+def test_a_background_writer_that_waited_its_longest_goes_before_later_acks() -> None:
+    now = [0.0]
+    lock = WriterQueue(max_defer=0.05, monotonic=lambda: now[0])
+    order: list[str] = []
+    lock.acquire()
+    threads = queue_up(lock, order, [("outbox", False), ("click", True), ("submission", True)])
+    now[0] = 0.05  # the outbox has now waited max_defer
+    lock.release()
+    for thread in threads:
+        thread.join(timeout=10)
+    assert order == ["outbox", "click", "submission"]
 
 
 def test_the_thread_holding_the_lock_may_take_it_again() -> None:
-    lock = FifoLock()
-    with lock, lock:
-        pass
+    lock = WriterQueue()
+    lock.acquire()
+    lock.acquire(urgent=True)
+    lock.release()
+    lock.release()
     taken = threading.Event()
-    thread = threading.Thread(target=take_and_note, args=(lock, [], 0, taken))
+    thread = threading.Thread(target=take_and_note, args=(lock, [], "next"), kwargs={"taken": taken})
     thread.start()
     assert taken.wait(timeout=10), "the lock was not free after the nested release"
     thread.join()
@@ -144,3 +188,49 @@ def test_settings_saved_by_another_replica_are_seen_at_the_next_read(db: Databas
     one.save_settings("T1", WorkspaceSettings(approval_channel="C0TWO"), user_id="U1", revision=revision)
     assert other.settings("T1").approval_channel == "C0TWO"
     assert other.settings_with_revision("T1")[1] == revision + 1
+
+
+class AckPath:
+    """The database's priority seam as `bot.ack_first` fills it: threads marked as acking are urgent."""
+
+    def __init__(self) -> None:
+        self._local = threading.local()
+
+    def give_way(self) -> None:
+        pass
+
+    def urgent(self) -> bool:
+        return bool(getattr(self._local, "acking", False))
+
+    def mark(self) -> None:
+        self._local.acking = True
+
+
+def test_on_sqlite_a_transaction_for_an_ack_commits_before_queued_background_ones(db: Database) -> None:
+    if db.dialect != "sqlite":
+        return
+    path = AckPath()
+    db.priority = path
+    # Background writers may be overtaken for longer than the default 50 ms on a slow CI machine.
+    db._writers = WriterQueue(max_defer=60.0)
+    order: list[str] = []
+
+    def write(name: str, acking: bool) -> None:
+        if acking:
+            path.mark()
+        with db.write() as session:
+            add_in(session)
+            order.append(name)
+
+    threads = []
+    with db.write():  # holds the write lock while the others queue
+        for name, acking in [("outbox", False), ("dispatcher", False), ("approve click", True)]:
+            threads.append(threading.Thread(target=write, args=(name, acking)))
+            threads[-1].start()
+            deadline = time.monotonic() + 10
+            while db._writers is not None and db._writers.waiting < len(threads):
+                assert time.monotonic() < deadline
+                time.sleep(0.001)
+    for thread in threads:
+        thread.join(timeout=10)
+    assert order == ["approve click", "outbox", "dispatcher"]
