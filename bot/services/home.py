@@ -44,8 +44,10 @@ class HomeService:
     def home_for(self, *, team_id: str, user_id: str) -> HomeData:
         now = self._clock.now()
         tz = zone(self._users.timezone(user_id))
-        approver = self._posts.is_approver_anywhere(team_id, user_id)
         with self._db.read() as session:
+            # Inside the session: the settings are read once for all the checks below.
+            approver = self._posts.is_approver_anywhere(team_id, user_id)
+            is_admin = self._workflow.is_admin(team_id, user_id)
             pending = (
                 repo.refs_by_status(
                     session, team_id=team_id, statuses=[PostStatus.PENDING_APPROVAL], limit=PENDING_LIMIT
@@ -109,7 +111,7 @@ class HomeService:
             schedule=shown(schedule),
             recent=shown(recent),
             attention=shown(attention),
-            is_admin=self._workflow.is_admin(team_id, user_id),
+            is_admin=is_admin,
             notes=notes,
             counts=counts,
         )

@@ -19,7 +19,7 @@ from pydantic import ValidationError
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 from sqlalchemy import bindparam, select, update
-from sqlmodel import col
+from sqlmodel import Session, col
 
 from bot.clock import Clock
 from bot.db.engine import Database
@@ -36,6 +36,8 @@ _NO_GROUPS = {"plan_upgrade_required", "paid_only", "not_allowed_token_type", "m
 
 
 _settings_table = WorkspaceSettingsRow.__table__  # type: ignore[attr-defined]  # SQLModel sets it
+#: Where a session keeps the settings it has read (`Session.info`).
+_SEEN_SETTINGS = "postgate_settings"
 _REVISION = select(_settings_table.c.revision).where(_settings_table.c.team_id == bindparam("team"))
 
 
@@ -88,14 +90,23 @@ class Workflow:
         """The stored settings, read again on every call (another replica may have saved), but parsed
         only when their revision changed: a decision asks several times, and parsing was most of it."""
         with self._db.read() as session:
-            # Core on the session's connection: the ORM's per-statement work cost more than the query.
-            revision = session.connection().execute(_REVISION, {"team": team_id}).scalar_one_or_none()
-            if revision is None:
-                return self._defaults, 0
-            cached = self._parsed.get(team_id)
-            if cached is not None and cached[1] == revision:
-                return cached
-            row = session.get(WorkspaceSettingsRow, team_id)
+            # A request asks several times (who approves, who is an admin, each post's progress), mostly
+            # inside one session: the revision is read once per session (`save_settings` forgets it).
+            seen: dict[str, tuple[WorkspaceSettings, int]] = session.info.setdefault(_SEEN_SETTINGS, {})
+            known = seen.get(team_id)
+            if known is None:
+                known = seen[team_id] = self._read_settings(session, team_id)
+            return known
+
+    def _read_settings(self, session: Session, team_id: str) -> tuple[WorkspaceSettings, int]:
+        # Core on the session's connection: the ORM's per-statement work cost more than the query.
+        revision = session.connection().execute(_REVISION, {"team": team_id}).scalar_one_or_none()
+        if revision is None:
+            return self._defaults, 0
+        cached = self._parsed.get(team_id)
+        if cached is not None and cached[1] == revision:
+            return cached
+        row = session.get(WorkspaceSettingsRow, team_id)
         if row is None:  # deleted in between: there is no deleting, but the defaults are the answer
             return self._defaults, 0
         try:
@@ -111,6 +122,7 @@ class Workflow:
         now = self._clock.now()
         data = settings.model_dump(mode="json")
         with self._db.write() as session:
+            session.info.pop(_SEEN_SETTINGS, None)
             row = session.get(WorkspaceSettingsRow, team_id, with_for_update=True)
             if row is None:
                 if revision != 0:

@@ -8,6 +8,7 @@ import threading
 import time
 
 from slack_sdk import WebClient
+from sqlalchemy import event
 from sqlmodel import Session, select
 
 from bot.clock import SystemClock
@@ -234,3 +235,33 @@ def test_on_sqlite_a_transaction_for_an_ack_commits_before_queued_background_one
     for thread in threads:
         thread.join(timeout=10)
     assert order == ["approve click", "outbox", "dispatcher"]
+
+
+def test_settings_are_read_once_per_session_and_again_in_the_next(db: Database) -> None:
+    def replica() -> Workflow:
+        return Workflow(
+            db=db,
+            client=WebClient(token="xoxb-unused", base_url="http://127.0.0.1:9/"),
+            clock=SystemClock(),
+            defaults=WorkspaceSettings(),
+        )
+
+    one, other = replica(), replica()
+    revision = one.save_settings("T1", WorkspaceSettings(approval_channel="C0ONE"), user_id="U1", revision=0)
+    statements: list[str] = []
+
+    def count(_conn: object, _cursor: object, statement: str, *_: object) -> None:
+        statements.append(statement)
+
+    event.listen(db.engine, "before_cursor_execute", count)
+    try:
+        with db.read():
+            assert other.settings("T1").approval_channel == "C0ONE"
+            first_read = len(statements)
+            assert other.settings("T1").approval_channel == "C0ONE"
+            assert len(statements) == first_read  # the second ask ran no query
+        one.save_settings("T1", WorkspaceSettings(approval_channel="C0TWO"), user_id="U1", revision=revision)
+        with db.read():
+            assert other.settings("T1").approval_channel == "C0TWO"
+    finally:
+        event.remove(db.engine, "before_cursor_execute", count)
