@@ -173,16 +173,18 @@ def test_sqlite_writers_of_one_process_take_turns_without_busy_errors(db: Databa
         assert len(session.exec(select(Post)).all()) == 160
 
 
-def test_settings_saved_by_another_replica_are_seen_at_the_next_read(db: Database) -> None:
-    def replica() -> Workflow:
-        return Workflow(
-            db=db,
-            client=WebClient(token="xoxb-unused", base_url="http://127.0.0.1:9/"),
-            clock=SystemClock(),
-            defaults=WorkspaceSettings(),
-        )
+def replica(db: Database) -> Workflow:
+    """One replica's Workflow on the shared database (Slack is never called by these tests)."""
+    return Workflow(
+        db=db,
+        client=WebClient(token="xoxb-unused", base_url="http://127.0.0.1:9/"),
+        clock=SystemClock(),
+        defaults=WorkspaceSettings(),
+    )
 
-    one, other = replica(), replica()
+
+def test_settings_saved_by_another_replica_are_seen_at_the_next_read(db: Database) -> None:
+    one, other = replica(db), replica(db)
     assert other.settings("T1").approval_channel is None
     revision = one.save_settings("T1", WorkspaceSettings(approval_channel="C0ONE"), user_id="U1", revision=0)
     assert other.settings("T1").approval_channel == "C0ONE"
@@ -238,15 +240,7 @@ def test_on_sqlite_a_transaction_for_an_ack_commits_before_queued_background_one
 
 
 def test_settings_are_read_once_per_session_and_again_in_the_next(db: Database) -> None:
-    def replica() -> Workflow:
-        return Workflow(
-            db=db,
-            client=WebClient(token="xoxb-unused", base_url="http://127.0.0.1:9/"),
-            clock=SystemClock(),
-            defaults=WorkspaceSettings(),
-        )
-
-    one, other = replica(), replica()
+    one, other = replica(db), replica(db)
     revision = one.save_settings("T1", WorkspaceSettings(approval_channel="C0ONE"), user_id="U1", revision=0)
     statements: list[str] = []
 
