@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, time, timedelta
 
 import pytest
+from sqlalchemy import event
 
 from bot.db import repo
 from bot.domain.rules import DraftField
@@ -15,7 +16,7 @@ from bot.errors import DomainError
 from tests.conftest import FakeClock
 from tests.fakes.publora import FakePublora
 from tests.fakes.slack_api import FakeSlack
-from tests.test_dispatch import ANA, draft_for, make_app, publora, slack  # noqa: F401 - fixtures
+from tests.test_dispatch import ANA, APPROVALS, draft_for, make_app, publora, slack  # noqa: F401 - fixtures
 
 TEAM = "T0POSTGATE"
 
@@ -52,3 +53,39 @@ def test_publishing_hours_are_enforced_and_respected(slack: FakeSlack, publora: 
     with pytest.raises(DomainError, match="Someone else saved the settings"):
         workflow.save_settings(TEAM, settings, user_id=ANA, revision=revision)
     assert workflow.settings(TEAM).publishing_hours == hours
+
+
+def test_a_decision_reads_the_posts_records_once_and_tells_thread_and_author(
+    slack: FakeSlack,  # noqa: F811
+    publora: FakePublora,  # noqa: F811
+    db,  # noqa: ANN001 - the database fixture
+) -> None:
+    """The approval that completes a post renders its thread reply and the author's DM from the records it
+    read under the row lock (it used to read them all again, and the version and decisions a third time,
+    while holding SQLite's one write lock)."""
+    clock = FakeClock(datetime(2026, 11, 23, 10, 0, tzinfo=UTC))
+    app = make_app(slack, publora, db, clock)
+    post_id = app.services.posts.create(
+        team_id=TEAM, author_id="U0AUTHOR", author_tz="UTC", draft=draft_for(publora)
+    )
+    app.outbox.deliver_due()
+    selects: list[str] = []
+
+    def count(_conn: object, _cursor: object, statement: str, *_: object) -> None:
+        if statement.lstrip().upper().startswith("SELECT"):
+            selects.append(statement)
+
+    event.listen(db.engine, "before_cursor_execute", count)
+    try:
+        app.services.posts.approve(team_id=TEAM, post_id=post_id, user_id=ANA)
+    finally:
+        event.remove(db.engine, "before_cursor_execute", count)
+    for table in ("post_version", "decision", "publish_attempt", "account_result"):
+        assert sum(f"FROM {table} " in s for s in selects) == 1, table
+
+    while app.outbox.deliver_due():
+        pass
+    [root] = slack.messages(APPROVALS)
+    thread = "\n".join(m["text"] for m in slack.replies(APPROVALS, root["ts"]))
+    assert f"<@{ANA}> approved this post. It will be published" in thread
+    assert any(f"Your post #{post_id} was approved" in m["text"] for m in slack.dms("U0AUTHOR"))

@@ -186,12 +186,12 @@ def add_decision(
     kind: str,
     comment: str | None,
     now: datetime,
-) -> None:
-    session.add(
-        Decision(
-            post_id=post_id, version=version, user_id=user_id, kind=kind, comment=comment, created_at=now
-        )
+) -> Decision:
+    decision = Decision(
+        post_id=post_id, version=version, user_id=user_id, kind=kind, comment=comment, created_at=now
     )
+    session.add(decision)
+    return decision
 
 
 def enqueue_message(

@@ -7,7 +7,7 @@ in that same transaction, so a crash can lose neither the change nor its report.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -18,7 +18,7 @@ from sqlmodel import Session
 from bot.clock import Clock, as_utc
 from bot.db import repo
 from bot.db.engine import Database
-from bot.db.tables import Post
+from bot.db.tables import Decision, Post
 from bot.domain.approval import Event, check_allowed
 from bot.domain.model import Draft, PostStatus
 from bot.domain.policy import Progress, Target
@@ -27,10 +27,13 @@ from bot.domain.workspace import WorkspaceSettings
 from bot.errors import InvalidTransition
 from bot.services.outbox import Kind, owe, owe_state_change
 from bot.services.snapshot import (
+    PostRecords,
     PostSnapshot,
     load_approval_states,
+    load_records,
     load_snapshot,
     load_snapshots,
+    snapshot_of,
     stored_content,
     version_hash,
 )
@@ -83,6 +86,8 @@ class PostLists:
 class _Acting:
     session: Session
     post: Post
+    #: What `snapshot` was made of: a decision's messages are rendered from these, not read again.
+    records: PostRecords
     snapshot: PostSnapshot
     current: PostStatus
     next: PostStatus
@@ -244,11 +249,12 @@ class PostService:
         now = self._clock.now()
         with self._db.write() as session:
             post = repo.get_post(session, post_id, team_id=team_id, for_update=True)
-            snapshot = load_snapshot(session, post)
+            records = load_records(session, post)
+            snapshot = snapshot_of(post, records)
             standing = self._standing(snapshot, user_id)
             current = PostStatus(post.status)
             if event in (Event.APPROVAL_RECORDED, Event.REJECTED, Event.CHANGES_REQUESTED):
-                self._refuse_decided(session, post, current, user_id)
+                _refuse_decided(post, current, user_id, records.decisions)
             target = check_allowed(
                 current,
                 event,
@@ -263,27 +269,7 @@ class PostService:
                 raise InvalidTransition(
                     "Someone is cancelling or publishing this post right now. Try again in a minute."
                 )
-            yield _Acting(session, post, snapshot, current, target, standing, now)
-
-    def _refuse_decided(self, session: Session, post: Post, current: PostStatus, user_id: str) -> None:
-        """A decision on a post someone else already decided names who decided."""
-        assert post.id is not None
-        decisions = [d for d in repo.decisions_for(session, post_id=post.id) if d.version == post.version]
-        if current is PostStatus.REJECTED and decisions:
-            raise InvalidTransition(f"<@{decisions[-1].user_id}> already rejected this post.")
-        if current is PostStatus.CHANGES_REQUESTED and decisions:
-            asked = next((d for d in reversed(decisions) if d.kind == "request_changes"), None)
-            if asked is not None:
-                raise InvalidTransition(
-                    f"<@{asked.user_id}> already asked for changes; the author is editing it."
-                )
-        approvers = [d.user_id for d in decisions if d.kind == "approve"]
-        if current is PostStatus.PENDING_APPROVAL and user_id in approvers:
-            raise InvalidTransition("You already approved this version of the post.")
-        if current is not PostStatus.PENDING_APPROVAL and approvers and post.approved_version == post.version:
-            raise InvalidTransition(
-                "This post is already approved by " + ", ".join(f"<@{u}>" for u in approvers) + "."
-            )
+            yield _Acting(session, post, records, snapshot, current, target, standing, now)
 
     def _save(self, acting: _Acting, *, action: str, user_id: str, detail: str | None = None) -> None:
         post = acting.post
@@ -316,7 +302,7 @@ class PostService:
             team_id=team_id, post_id=post_id, user_id=user_id, event=Event.APPROVAL_RECORDED, version=version
         ) as acting:
             post, session, now = acting.post, acting.session, acting.now
-            repo.add_decision(
+            decision = repo.add_decision(
                 session,
                 post_id=post_id,
                 version=post.version,
@@ -347,14 +333,14 @@ class PostService:
                 publish_at = post.requested_time if post.requested_time and post.requested_time > now else now
                 if post.requested_time is None and settings.publishing_hours is not None:
                     publish_at = settings.publishing_hours.next_open(publish_at, settings.tz)
-                version_row = repo.get_version(session, post_id=post_id, version=post.version)
+                version_row = acting.records.version
                 post.publish_at = publish_at
                 post.next_action_at = publish_at
                 post.approved_version = post.version
                 post.approved_hash = version_row.content_hash or version_hash(version_row)
                 post.next_reminder_at = None
                 self._save(acting, action="approved", user_id=user_id)
-                snapshot = load_snapshot(session, post)
+                snapshot = snapshot_of(post, acting.records.with_decision(decision))
                 owe_state_change(
                     session,
                     post_id=post_id,
@@ -417,7 +403,7 @@ class PostService:
             team_id=team_id, post_id=post_id, user_id=user_id, event=event, version=version
         ) as acting:
             post, session, now = acting.post, acting.session, acting.now
-            repo.add_decision(
+            decision = repo.add_decision(
                 session,
                 post_id=post_id,
                 version=post.version,
@@ -436,7 +422,7 @@ class PostService:
                 now=now,
                 thread_message=thread_message,
                 author_id=post.author_id,
-                author_message=author_message(load_snapshot(session, post)),
+                author_message=author_message(snapshot_of(post, acting.records.with_decision(decision))),
             )
         log.info("post %s: %s by %s", post_id, action, user_id)
         self._waker.wake_outbox()
@@ -529,7 +515,7 @@ class PostService:
                 now=acting.now,
                 thread_message=messages.build_rescheduled_reply(user_id=user_id, when=when),
                 author_id=post.author_id if user_id != post.author_id else None,
-                author_message=messages.build_author_update(load_snapshot(acting.session, post))
+                author_message=messages.build_author_update(snapshot_of(post, acting.records))
                 if user_id != post.author_id
                 else None,
             )
@@ -672,3 +658,23 @@ def _leased(post: Post, now: datetime) -> bool:
         and post.lease_expires_at is not None
         and as_utc(post.lease_expires_at) > now
     )
+
+
+def _refuse_decided(post: Post, current: PostStatus, user_id: str, decisions: Iterable[Decision]) -> None:
+    """A decision on a post someone else already decided names who decided."""
+    decisions = [d for d in decisions if d.version == post.version]
+    if current is PostStatus.REJECTED and decisions:
+        raise InvalidTransition(f"<@{decisions[-1].user_id}> already rejected this post.")
+    if current is PostStatus.CHANGES_REQUESTED and decisions:
+        asked = next((d for d in reversed(decisions) if d.kind == "request_changes"), None)
+        if asked is not None:
+            raise InvalidTransition(
+                f"<@{asked.user_id}> already asked for changes; the author is editing it."
+            )
+    approvers = [d.user_id for d in decisions if d.kind == "approve"]
+    if current is PostStatus.PENDING_APPROVAL and user_id in approvers:
+        raise InvalidTransition("You already approved this version of the post.")
+    if current is not PostStatus.PENDING_APPROVAL and approvers and post.approved_version == post.version:
+        raise InvalidTransition(
+            "This post is already approved by " + ", ".join(f"<@{u}>" for u in approvers) + "."
+        )

@@ -254,17 +254,47 @@ def target_views(raw: list[dict[str, object]]) -> tuple[TargetView, ...]:
 ProgressOf = Callable[[PostSnapshot], Progress]
 
 
-def load_snapshot(session: Session, post: Post, progress: ProgressOf | None = None) -> PostSnapshot:
+@dataclass(frozen=True)
+class PostRecords:
+    """What a post's snapshot is made of besides the post row: its current version, every decision, the
+    attempts of its current round and every result, as read in one transaction. A decision taken in that
+    transaction is added with `with_decision`, so its messages are rendered without reading it all again."""
+
+    version: PostVersion
+    decisions: tuple[Decision, ...]
+    attempts: tuple[PublishAttempt, ...]
+    results: tuple[AccountResult, ...]
+
+    def with_decision(self, decision: Decision) -> PostRecords:
+        return replace(self, decisions=(*self.decisions, decision))
+
+
+def load_records(session: Session, post: Post) -> PostRecords:
     assert post.id is not None
-    version = repo.get_version(session, post_id=post.id, version=post.version)
+    return PostRecords(
+        version=repo.get_version(session, post_id=post.id, version=post.version),
+        decisions=tuple(repo.decisions_for(session, post_id=post.id)),
+        attempts=tuple(
+            repo.attempts_for(session, post_id=post.id, version=post.version, round=post.attempt_round)
+        ),
+        results=tuple(repo.results_for(session, post_id=post.id)),
+    )
+
+
+def snapshot_of(post: Post, records: PostRecords, progress: ProgressOf | None = None) -> PostSnapshot:
+    """The snapshot of `post` as it is now in memory (status, times) with `records` of the same version."""
     return _assemble(
         post,
-        version,
-        decisions=repo.decisions_for(session, post_id=post.id),
-        attempts=repo.attempts_for(session, post_id=post.id, version=post.version, round=post.attempt_round),
-        results=repo.results_for(session, post_id=post.id),
+        records.version,
+        decisions=records.decisions,
+        attempts=records.attempts,
+        results=records.results,
         progress=progress,
     )
+
+
+def load_snapshot(session: Session, post: Post, progress: ProgressOf | None = None) -> PostSnapshot:
+    return snapshot_of(post, load_records(session, post), progress)
 
 
 def load_snapshots(
