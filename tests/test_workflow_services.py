@@ -89,3 +89,35 @@ def test_a_decision_reads_the_posts_records_once_and_tells_thread_and_author(
     thread = "\n".join(m["text"] for m in slack.replies(APPROVALS, root["ts"]))
     assert f"<@{ANA}> approved this post. It will be published" in thread
     assert any(f"Your post #{post_id} was approved" in m["text"] for m in slack.dms("U0AUTHOR"))
+
+
+def test_state_changes_owed_together_update_the_approval_message_once(
+    slack: FakeSlack,  # noqa: F811
+    publora: FakePublora,  # noqa: F811
+    db,  # noqa: ANN001 - the database fixture
+) -> None:
+    """Two edits in a row owe two refreshes of the approval message; the one chat.update that shows the
+    latest text fulfils both, and nothing stays owed."""
+    clock = FakeClock(datetime(2026, 11, 23, 10, 0, tzinfo=UTC))
+    app = make_app(slack, publora, db, clock)
+    posts = app.services.posts
+    post_id = posts.create(team_id=TEAM, author_id="U0AUTHOR", author_tz="UTC", draft=draft_for(publora))
+    app.outbox.deliver_due()
+    for version, text in ((1, "Second wording"), (2, "Third wording")):
+        posts.edit(
+            team_id=TEAM,
+            post_id=post_id,
+            user_id="U0AUTHOR",
+            version=version,
+            draft=draft_for(publora, text=text),
+        )
+    updates_before = len(slack.calls("chat.update"))
+
+    while app.outbox.deliver_due():
+        pass
+    assert len(slack.calls("chat.update")) == updates_before + 1
+    [root] = slack.messages(APPROVALS)
+    assert "Third wording" in str(root["blocks"]) and "Second wording" not in str(root["blocks"])
+    assert app.outbox.pending_count() == 0
+    edits = [m["text"] for m in slack.replies(APPROVALS, root["ts"]) if "edited" in m["text"]]
+    assert len(edits) == 2

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import random
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any, cast
@@ -173,7 +174,7 @@ class SlackOutbox:
             # replica (later rows of the post must wait for it).
             return self._already_sent(row.id)
         try:
-            self._send(row)
+            covered = self._send(row)
         except NotReady:
             self._retry(row, now, "waiting for the approval message to be posted", delay=2.0)
             return False
@@ -195,7 +196,7 @@ class SlackOutbox:
             log.exception("outbox message %s (%s) crashed", row.id, row.kind)
             self._retry(row, now, f"unexpected error {type(error).__name__}")
             return False
-        self._mark_sent(row, now)
+        self._mark_sent(row, now, covered)
         self._paused_until = None
         return True
 
@@ -203,14 +204,16 @@ class SlackOutbox:
         if delay is not None:
             self._paused_until = now + timedelta(seconds=delay)
 
-    def _send(self, row: OutboxMessage) -> None:
+    def _send(self, row: OutboxMessage) -> Sequence[int]:
+        """Deliver `row`; returns the other pending rows the delivery also fulfilled (coalesced root
+        refreshes), to be marked sent with it."""
         kind = Kind(row.kind)
         retrying = _maybe_sent_before(row)
         if kind in (Kind.DM, Kind.CHANNEL):
             message = row.payload["message"]
             channel = row.payload["user"] if kind is Kind.DM else row.payload["channel"]
             if retrying and self._find_in_history(channel, row, dm=kind is Kind.DM):
-                return
+                return ()
             self._client.chat_postMessage(
                 channel=channel,
                 text=message["text"],
@@ -218,16 +221,20 @@ class SlackOutbox:
                 unfurl_links=False,
                 metadata=_outbox_metadata(row),
             )
-            return
+            return ()
         assert row.post_id is not None
+        # A thread reply was rendered when it was owed; only the messages that show the post's state now
+        # need its snapshot.
+        rendered_now = kind is not Kind.THREAD_REPLY
         with self._db.read() as session:
             post = repo.get_post(session, row.post_id)
-            snapshot = load_snapshot(session, post, self._progress)
+            snapshot = load_snapshot(session, post, self._progress) if rendered_now else None
         if kind is Kind.APPROVAL_REQUEST:
+            assert snapshot is not None
             if post.message_ts is not None:
-                return  # delivered before a crash; the ts was saved
+                return ()  # delivered before a crash; the ts was saved
             if retrying and self._adopt_posted_root(post):
-                return
+                return ()
             message = messages.build_root_message(snapshot)
             response = self._client.chat_postMessage(
                 channel=post.approval_channel_id,
@@ -240,12 +247,13 @@ class SlackOutbox:
             self._save_root(
                 post, str(response.get("channel") or post.approval_channel_id), str(response["ts"])
             )
-            return
+            return ()
         if post.message_ts is None:
             raise NotReady
         if kind is Kind.AUTHOR_CONFIRMATION:
+            assert snapshot is not None
             if retrying and self._find_in_history(post.author_id, row, dm=True):
-                return
+                return ()
             message = messages.build_author_confirmation(snapshot)
             self._client.chat_postMessage(
                 channel=post.author_id,
@@ -254,10 +262,11 @@ class SlackOutbox:
                 metadata=_outbox_metadata(row),
             )
         elif kind is Kind.ROOT_REFRESH:
-            self._refresh_root(post, snapshot_message=messages.build_root_message(snapshot))
+            assert snapshot is not None
+            return self._refresh_root(post, snapshot_message=messages.build_root_message(snapshot))
         elif kind is Kind.THREAD_REPLY:
             if retrying and self._find_in_thread(post, row):
-                return
+                return ()
             message = row.payload["message"]
             self._client.chat_postMessage(
                 channel=post.approval_channel_id,
@@ -267,6 +276,7 @@ class SlackOutbox:
                 unfurl_links=False,
                 metadata=_outbox_metadata(row),
             )
+        return ()
 
     # --- finding what an earlier try already posted --------------------------------------------------
     # A try whose answer was lost (timeout, 5xx after Slack acted, a crash before "sent" was recorded)
@@ -345,7 +355,9 @@ class SlackOutbox:
                 return str(message["ts"])
         return None
 
-    def _refresh_root(self, post: Post, *, snapshot_message: dict[str, Any]) -> None:
+    def _refresh_root(self, post: Post, *, snapshot_message: dict[str, Any]) -> list[int]:
+        """Update the approval message to the state shown now; returns the pending refreshes of the post,
+        which that one update fulfils (marked sent with the row being delivered, in one transaction)."""
         with self._db.read() as session:
             covered = [
                 r.id
@@ -356,6 +368,7 @@ class SlackOutbox:
                         OutboxMessage.status == "pending",
                     )
                 )
+                if r.id is not None
             ]
         self._client.chat_update(
             channel=post.approval_channel_id,
@@ -363,15 +376,7 @@ class SlackOutbox:
             text=snapshot_message["text"][:3900],
             blocks=snapshot_message["blocks"],
         )
-        # The message now shows the state every pending refresh asked for.
-        now = self._clock.now()
-        with self._db.write() as session:
-            session.execute(
-                update(OutboxMessage)
-                .where(col(OutboxMessage.id).in_(covered), col(OutboxMessage.status) == "pending")
-                .values(status="sent", sent_at=now, lease_owner=None),
-                execution_options={"synchronize_session": False},
-            )
+        return covered
 
     def _permalink(self, channel: str, ts: str) -> str | None:
         try:
@@ -380,9 +385,18 @@ class SlackOutbox:
             log.warning("chat.getPermalink failed for %s/%s", channel, ts)
             return None
 
-    def _mark_sent(self, row: OutboxMessage, now: datetime) -> None:
+    def _mark_sent(self, row: OutboxMessage, now: datetime, covered: Sequence[int] = ()) -> None:
         with self._db.write() as session:
             self._finish(session, row, status="sent", sent_at=now, attempts=row.attempts + 1, last_error=None)
+            others = [row_id for row_id in covered if row_id != row.id]
+            if others:
+                # The message now shows the state every other pending refresh asked for.
+                session.execute(
+                    update(OutboxMessage)
+                    .where(col(OutboxMessage.id).in_(others), col(OutboxMessage.status) == "pending")
+                    .values(status="sent", sent_at=now, lease_owner=None),
+                    execution_options={"synchronize_session": False},
+                )
 
     def _retry(
         self, row: OutboxMessage, now: datetime, reason: str, *, delay: float | None = None
