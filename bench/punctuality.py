@@ -335,9 +335,8 @@ def run_singles(kind: str, count: int, gap: float, latency: float, workdir: Path
     }
 
 
-def run_burst(kind: str, count: int, latency: float, workdir: Path) -> dict[str, Any]:
+def run_burst(kind: str, count: int, latency: float, workdir: Path, workers: int) -> dict[str, Any]:
     fakes = make_fakes()
-    workers = DispatchTuning().workers
     try:
         accounts = [
             Account(
@@ -352,7 +351,7 @@ def run_burst(kind: str, count: int, latency: float, workdir: Path) -> dict[str,
         fakes.publora.set_processing_delay("create-post", latency)
         floor = measure_latency(fakes, probe, requests=20, workers=workers)
         with database_url(kind, workdir) as url:
-            env = app_env(fakes, url, **SHIPPED)
+            env = app_env(fakes, url, **SHIPPED, POSTGATE_DISPATCH_WORKERS=str(workers))
             start = int(time.time() + lead_time(kind, fakes, accounts[0], count)) + 1
             # Distinct due times within one second, in an order unrelated to the order of drafting.
             slots = random.Random(6).sample(range(count), count)
@@ -465,18 +464,23 @@ def _print_lateness(stats: dict[str, float]) -> None:
 
 
 def run(
-    size: str, database: str, results_dir: Path = RESULTS_DIR, latency: float = DEFAULT_LATENCY
+    size: str,
+    database: str,
+    results_dir: Path = RESULTS_DIR,
+    latency: float = DEFAULT_LATENCY,
+    workers: int | None = None,
 ) -> dict[str, Any]:
+    workers = workers or DispatchTuning().workers
     plan = SIZES[size]
     with tempfile.TemporaryDirectory(prefix="postgate-bench-") as tmp:
         workdir = Path(tmp)
         (workdir / "singles").mkdir()
         (workdir / "burst").mkdir()
         single = run_singles(database, plan["singles"], plan["single_gap"], latency, workdir / "singles")
-        burst = run_burst(database, plan["burst"], latency, workdir / "burst")
+        burst = run_burst(database, plan["burst"], latency, workdir / "burst", workers)
     result = {
         "bench": "punctuality",
-        "command": f"python -m bench.punctuality --size {size} --database {database}",
+        "command": f"python -m bench.punctuality --size {size} --database {database} --workers {workers}",
         "database": database,
         "size": size,
         "machine": machine(),
@@ -485,11 +489,12 @@ def run(
             "PostService.approve (the composer's and the Approve button's code); the app process then "
             "dispatched them over HTTP to the fake Publora"
         ),
-        "settings": dict(SHIPPED),
+        "settings": {**SHIPPED, "POSTGATE_DISPATCH_WORKERS": str(workers)},
         "single": single,
         "burst": burst,
     }
-    result["json"] = str(write_result("punctuality", database, size, result, results_dir))
+    name = "punctuality" if workers == DispatchTuning().workers else f"punctuality-{workers}-workers"
+    result["json"] = str(write_result(name, database, size, result, results_dir))
     return result
 
 
@@ -500,9 +505,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--latency", type=float, default=DEFAULT_LATENCY, help="fake Publora's answer time (s)"
     )
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=DispatchTuning().workers,
+        help="POSTGATE_DISPATCH_WORKERS for the app (default: Postgate's default)",
+    )
     parser.add_argument("--results-dir", type=Path, default=RESULTS_DIR)
     args = parser.parse_args(argv)
-    result = run(args.size, args.database, args.results_dir, args.latency)
+    result = run(args.size, args.database, args.results_dir, args.latency, args.workers)
     print_report(result)
     print(f"\nfigures written to {result['json']}")
     return 0

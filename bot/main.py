@@ -162,6 +162,7 @@ def build(
         tuning=DispatchTuning(
             follow_poll=timedelta(seconds=settings.follow_poll_seconds),
             lease=timedelta(seconds=settings.dispatch_lease_seconds),
+            workers=settings.dispatch_workers,
             retry_base=timedelta(seconds=settings.retry_base_seconds),
         ),
         on_outbox=lambda: runner_ref["runner"].wake_outbox(),

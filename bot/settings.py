@@ -133,6 +133,10 @@ class Settings(BaseSettings):
     dispatch_lease_seconds: float = Field(
         default=300.0, gt=0, validation_alias=_env("POSTGATE_DISPATCH_LEASE_SECONDS")
     )
+    #: Provider calls in flight at once per process. A burst of due posts drains at about this many ÷ the
+    #: provider's answer time, until the provider's rate limit is the bound. Capped so that the dispatcher's
+    #: threads (twice as many) fit the database pools beside the listeners.
+    dispatch_workers: int = Field(default=4, ge=1, le=16, validation_alias=_env("POSTGATE_DISPATCH_WORKERS"))
     retry_base_seconds: float = Field(
         default=15.0, gt=0, validation_alias=_env("POSTGATE_RETRY_BASE_SECONDS")
     )

@@ -157,6 +157,22 @@ def test_no_more_provider_calls_at_once_than_workers(
     assert 1 <= transport.most <= 2
 
 
+def test_the_configured_number_of_provider_calls_run_at_once(
+    slack: FakeSlack, publora: FakePublora, db: Database, now_clock: FakeClock
+) -> None:
+    """POSTGATE_DISPATCH_WORKERS widens the app's own dispatcher beyond the default of 4, and bounds it."""
+    transport = CountingTransport()
+    app = make_app(slack, db, now_clock, publora_provider(publora, transport=transport), dispatch_workers=6)
+    x = Account("publora", publora.add_connection("twitter", "1111", username="acme"), Network.X, "@acme")
+    publora.set_processing_delay("create-post", 0.3)
+    ids = [approved(app, f"Post {n}", x, None) for n in range(12)]
+
+    app.dispatcher.run_once()
+
+    assert [status_of(db, i) for i in ids] == [PostStatus.SUBMITTED] * 12
+    assert 4 < transport.most <= 6
+
+
 class Monotonic:
     """The rate limiter's clock: moved by hand, and by the limiter's own sleeps."""
 
