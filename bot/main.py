@@ -33,6 +33,7 @@ from bot.db import repo
 from bot.db.engine import Database, make_engine
 from bot.db.migrate import upgrade
 from bot.db.single import DispatcherLock
+from bot.domain import counting
 from bot.errors import ConfigError
 from bot.logs import redact_also
 from bot.providers.base import Provider
@@ -289,6 +290,8 @@ def run(settings: Settings) -> int:
     # collector's way, so its full collections, which stop every thread, scan only what requests create.
     gc.collect()
     gc.freeze()
+    # X's counting library is loaded after start-up instead of during it (bot.domain.counting).
+    threading.Thread(target=counting.warm_up, name="warm-up", daemon=True).start()
     if socket_handler is not None:
         log.info("connected to Slack in Socket Mode; health on :%s/healthz", settings.port)
     else:

@@ -10,9 +10,11 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import cache
+from types import ModuleType
+from typing import Any
 
 import regex  # type: ignore[import-untyped]  # types-regex is not a dev dependency
-from twitter_text import extract_urls_with_indices, parse_tweet  # type: ignore[import-untyped]
 
 from bot.domain.model import Account, Draft
 from bot.domain.networks import Network
@@ -56,11 +58,34 @@ _RUNAWAY_DOMAIN = re.compile(rf"(?<![^\s./])[^\s./]++(?:\.[^\s./]++){{{_MAX_DOMA
 _REMOTE_MENTION = re.compile(r"(?<![=/\w])@([a-z0-9_]+(?:[.-]+[a-z0-9_]+)*)@\w+(?:[.-]+\w+)*", re.IGNORECASE)
 
 
+@cache
+def _twitter_text() -> ModuleType:
+    # Imported on first use, not with this module: it takes 0.3-0.5 s (it loads pkg_resources), a fifth of
+    # `postgate run`'s start-up. `warm_up` loads it right after start, before anyone composes.
+    import twitter_text  # type: ignore[import-untyped]
+
+    module: ModuleType = twitter_text
+    return module
+
+
+def warm_up() -> None:
+    """Load and exercise X's counting once, so that the first composer submission does not pay for it."""
+    count("warm-up https://example.com", Network.X)
+
+
+def _parse_tweet(text: str) -> Any:
+    return _twitter_text().parse_tweet(text)
+
+
+def _extract_urls(text: str) -> list[dict[str, Any]]:
+    return list(_twitter_text().extract_urls_with_indices(text, False))
+
+
 def count(text: str, network: Network) -> int:
     """How long `network` considers `text`, in the unit its `text_limit` is in."""
     if network is Network.X:
         # twitter-text v3 weights: links 23, emoji and CJK 2, most other characters 1.
-        return int(parse_tweet(_defuse_domain_chains(text)).weightedLength)
+        return int(_parse_tweet(_defuse_domain_chains(text)).weightedLength)
     if network is Network.BLUESKY:
         return grapheme_count(text)
     if network is Network.MASTODON:
@@ -93,7 +118,7 @@ def _defuse_domain_chains(text: str) -> str:
 def _links_as_placeholders(text: str) -> str:
     pieces: list[str] = []
     end = 0
-    for link in extract_urls_with_indices(_defuse_domain_chains(text), False):
+    for link in _extract_urls(_defuse_domain_chains(text)):
         start, stop = link["indices"]
         pieces += [text[end:start], "x" * LINK_LENGTH]
         end = stop
