@@ -66,6 +66,8 @@ SIZES: dict[str, dict[str, Any]] = {
 DEFAULT_LATENCY = 0.1
 # The settings Postgate ships with: the benchmark measures the defaults, not tuned-down test values.
 SHIPPED = {"POSTGATE_SWEEP_SECONDS": "30", "POSTGATE_FOLLOW_POLL_SECONDS": "30"}
+#: The dispatcher's pool width unless `--workers` says otherwise: Postgate's own default.
+DEFAULT_WORKERS = DispatchTuning().workers
 
 
 # --- shared helpers -------------------------------------------------------------------------------
@@ -468,9 +470,8 @@ def run(
     database: str,
     results_dir: Path = RESULTS_DIR,
     latency: float = DEFAULT_LATENCY,
-    workers: int | None = None,
+    workers: int = DEFAULT_WORKERS,
 ) -> dict[str, Any]:
-    workers = workers or DispatchTuning().workers
     plan = SIZES[size]
     with tempfile.TemporaryDirectory(prefix="postgate-bench-") as tmp:
         workdir = Path(tmp)
@@ -493,7 +494,7 @@ def run(
         "single": single,
         "burst": burst,
     }
-    name = "punctuality" if workers == DispatchTuning().workers else f"punctuality-{workers}-workers"
+    name = "punctuality" if workers == DEFAULT_WORKERS else f"punctuality-{workers}-workers"
     result["json"] = str(write_result(name, database, size, result, results_dir))
     return result
 
@@ -508,7 +509,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--workers",
         type=int,
-        default=DispatchTuning().workers,
+        default=DEFAULT_WORKERS,
         help="POSTGATE_DISPATCH_WORKERS for the app (default: Postgate's default)",
     )
     parser.add_argument("--results-dir", type=Path, default=RESULTS_DIR)

@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import event
 
 from bot.db import repo
+from bot.db.engine import Database
 from bot.domain.rules import DraftField
 from bot.domain.workspace import PublishingHours
 from bot.errors import DomainError
@@ -58,7 +59,7 @@ def test_publishing_hours_are_enforced_and_respected(slack: FakeSlack, publora: 
 def test_a_decision_reads_the_posts_records_once_and_tells_thread_and_author(
     slack: FakeSlack,  # noqa: F811
     publora: FakePublora,  # noqa: F811
-    db,  # noqa: ANN001 - the database fixture
+    db: Database,
 ) -> None:
     """The approval that completes a post renders its thread reply and the author's DM from the records it
     read under the row lock (it used to read them all again, and the version and decisions a third time,
@@ -94,7 +95,7 @@ def test_a_decision_reads_the_posts_records_once_and_tells_thread_and_author(
 def test_state_changes_owed_together_update_the_approval_message_once(
     slack: FakeSlack,  # noqa: F811
     publora: FakePublora,  # noqa: F811
-    db,  # noqa: ANN001 - the database fixture
+    db: Database,
 ) -> None:
     """Two edits in a row owe two refreshes of the approval message; the one chat.update that shows the
     latest text fulfils both, and nothing stays owed."""

@@ -10,8 +10,6 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
-from functools import cache
-from types import ModuleType
 from typing import Any
 
 import regex  # type: ignore[import-untyped]  # types-regex is not a dev dependency
@@ -58,14 +56,12 @@ _RUNAWAY_DOMAIN = re.compile(rf"(?<![^\s./])[^\s./]++(?:\.[^\s./]++){{{_MAX_DOMA
 _REMOTE_MENTION = re.compile(r"(?<![=/\w])@([a-z0-9_]+(?:[.-]+[a-z0-9_]+)*)@\w+(?:[.-]+\w+)*", re.IGNORECASE)
 
 
-@cache
-def _twitter_text() -> ModuleType:
+def _twitter_text() -> Any:
     # Imported on first use, not with this module: it takes 0.3-0.5 s (it loads pkg_resources), a fifth of
     # `postgate run`'s start-up. `warm_up` loads it right after start, before anyone composes.
     import twitter_text  # type: ignore[import-untyped]
 
-    module: ModuleType = twitter_text
-    return module
+    return twitter_text
 
 
 def warm_up() -> None:
