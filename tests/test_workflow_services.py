@@ -4,6 +4,7 @@ revision is refused. Runs the real services on both databases against the fake S
 
 from __future__ import annotations
 
+import threading
 from datetime import UTC, datetime, time, timedelta
 
 import pytest
@@ -122,3 +123,52 @@ def test_state_changes_owed_together_update_the_approval_message_once(
     assert app.outbox.pending_count() == 0
     edits = [m["text"] for m in slack.replies(APPROVALS, root["ts"]) if "edited" in m["text"]]
     assert len(edits) == 2
+
+
+def test_a_refresh_owed_while_another_is_being_delivered_is_not_lost(
+    slack: FakeSlack,  # noqa: F811
+    publora: FakePublora,  # noqa: F811
+    db: Database,
+) -> None:
+    """The author edits again just as the approval message is being updated for the first edit: the message
+    ends up showing the second edit (the outbox once marked the second refresh as done by the first
+    update, which showed the older text)."""
+    clock = FakeClock(datetime(2026, 11, 23, 10, 0, tzinfo=UTC))
+    app = make_app(slack, publora, db, clock)
+    posts = app.services.posts
+    post_id = posts.create(team_id=TEAM, author_id="U0AUTHOR", author_tz="UTC", draft=draft_for(publora))
+    app.outbox.deliver_due()
+    posts.edit(
+        team_id=TEAM, post_id=post_id, user_id="U0AUTHOR", version=1, draft=draft_for(publora, text="Second")
+    )
+    armed = [True]
+
+    def edit_meanwhile(_conn: object, _cursor: object, statement: str, *_: object) -> None:
+        # When the outbox reads the post's version to render the update, the author's next edit commits.
+        if armed[0] and "FROM post_version" in statement:
+            armed[0] = False
+            editing = threading.Thread(
+                target=posts.edit,
+                kwargs={
+                    "team_id": TEAM,
+                    "post_id": post_id,
+                    "user_id": "U0AUTHOR",
+                    "version": 2,
+                    "draft": draft_for(publora, text="Third"),
+                },
+            )
+            editing.start()
+            editing.join(timeout=10)
+
+    event.listen(db.engine, "before_cursor_execute", edit_meanwhile)
+    try:
+        while app.outbox.deliver_due():
+            pass
+        assert not armed[0]
+        while app.outbox.deliver_due():  # what the edit owed, if the wake came after the loop
+            pass
+    finally:
+        event.remove(db.engine, "before_cursor_execute", edit_meanwhile)
+    [root] = slack.messages(APPROVALS)
+    assert "Third" in str(root["blocks"])
+    assert app.outbox.pending_count() == 0

@@ -227,6 +227,11 @@ class SlackOutbox:
         # need its snapshot.
         rendered_now = kind is not Kind.THREAD_REPLY
         with self._db.read() as session:
+            # The refreshes one update fulfils are read before the state it shows: each was committed with
+            # the change it asks to show, so the snapshot read after them shows that change or a later one.
+            # (Read after it, a refresh owed in between would be marked sent while the update showed the
+            # state before it.)
+            covered = _pending_refreshes(session, row.post_id) if kind is Kind.ROOT_REFRESH else []
             post = repo.get_post(session, row.post_id)
             snapshot = load_snapshot(session, post, self._progress) if rendered_now else None
         if kind is Kind.APPROVAL_REQUEST:
@@ -263,7 +268,8 @@ class SlackOutbox:
             )
         elif kind is Kind.ROOT_REFRESH:
             assert snapshot is not None
-            return self._refresh_root(post, snapshot_message=messages.build_root_message(snapshot))
+            self._refresh_root(post, snapshot_message=messages.build_root_message(snapshot))
+            return covered
         elif kind is Kind.THREAD_REPLY:
             if retrying and self._find_in_thread(post, row):
                 return ()
@@ -355,28 +361,13 @@ class SlackOutbox:
                 return str(message["ts"])
         return None
 
-    def _refresh_root(self, post: Post, *, snapshot_message: dict[str, Any]) -> list[int]:
-        """Update the approval message to the state shown now; returns the pending refreshes of the post,
-        which that one update fulfils (marked sent with the row being delivered, in one transaction)."""
-        with self._db.read() as session:
-            covered = [
-                r.id
-                for r in session.exec(
-                    select(OutboxMessage).where(
-                        OutboxMessage.post_id == post.id,
-                        OutboxMessage.kind == Kind.ROOT_REFRESH,
-                        OutboxMessage.status == "pending",
-                    )
-                )
-                if r.id is not None
-            ]
+    def _refresh_root(self, post: Post, *, snapshot_message: dict[str, Any]) -> None:
         self._client.chat_update(
             channel=post.approval_channel_id,
             ts=cast(str, post.message_ts),  # callers only refresh a root that was posted
             text=snapshot_message["text"][:3900],
             blocks=snapshot_message["blocks"],
         )
-        return covered
 
     def _permalink(self, channel: str, ts: str) -> str | None:
         try:
@@ -435,6 +426,20 @@ class SlackOutbox:
             .values(lease_owner=None, lease_expires_at=None, **values),
             execution_options={"synchronize_session": False},
         )
+
+
+def _pending_refreshes(session: Session, post_id: int) -> list[int]:
+    return [
+        row_id
+        for row_id in session.exec(
+            select(OutboxMessage.id).where(
+                OutboxMessage.post_id == post_id,
+                OutboxMessage.kind == Kind.ROOT_REFRESH,
+                OutboxMessage.status == "pending",
+            )
+        )
+        if row_id is not None
+    ]
 
 
 def _outbox_metadata(row: OutboxMessage) -> dict[str, Any]:
