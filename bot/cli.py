@@ -1,4 +1,4 @@
-"""The `postgate` command: `run`, `migrate`, `doctor`, `keygen`."""
+"""The `postgate` command: `run`, `migrate`, `doctor`, `outbox`, `keygen`."""
 
 from __future__ import annotations
 
@@ -39,6 +39,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     sub.add_parser(
         "keygen", help="print a new POSTGATE_SECRET_KEY (encrypts the provider keys entered in Slack)"
     )
+    _outbox_arguments(
+        sub.add_parser("outbox", help="list the Slack messages Postgate gave up on; resend one")
+    )
     args = parser.parse_args(argv)
     if args.command == "keygen":
         # Needs no settings: it is how the first POSTGATE_SECRET_KEY is made.
@@ -61,6 +64,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             upgrade(engine)
             print(f"database is at revision {current_revision(engine)}")
             return 0
+        if args.command == "outbox":
+            return outbox(settings, args)
         return doctor(settings)
     except ConfigError as error:
         print(f"postgate: {error}", file=sys.stderr)
@@ -168,6 +173,75 @@ def doctor(settings: Settings) -> int:
             bad(f"{provider.display_name}: {error.message}")
     print("All good." if problems == 0 else f"{problems} problem(s) found.")
     return 0 if problems == 0 else 1
+
+
+def _outbox_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--limit", type=int, default=50, help="list at most this many (default 50)")
+    actions = parser.add_subparsers(dest="outbox_command")
+    resend = actions.add_parser("resend", help="send a message given up on again, with a fresh day of tries")
+    resend.add_argument("id", type=int, help="the message's id, as `postgate outbox` lists it")
+
+
+def outbox(settings: Settings, args: argparse.Namespace) -> int:
+    """`postgate outbox`: the Slack messages given up on, newest first; `resend ID` puts one back as due.
+    Only what the outbox table holds is shown (post, kind, Slack's error), never a token."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from bot.clock import SystemClock
+    from bot.db.engine import Database, make_engine
+    from bot.errors import NotResendable
+    from bot.services.undelivered import UndeliveredService
+    from bot.slack.views.format import plain_from_mrkdwn
+    from bot.slack.views.home import undelivered_what
+
+    db = Database(make_engine(settings.database_url))
+    service = UndeliveredService(db=db, clock=SystemClock())
+    try:
+        if args.outbox_command == "resend":
+            try:
+                message = service.resend(args.id)
+            except NotResendable as error:
+                print(f"postgate: {error.user_message}", file=sys.stderr)
+                return 1
+            what = plain_from_mrkdwn(undelivered_what(message))
+            post = f" of post #{message.post_id}" if message.post_id is not None else ""
+            print(
+                f"Message {message.id} will be sent again ({what}{post}): a running Postgate delivers it "
+                "within POSTGATE_SWEEP_SECONDS. If an earlier try did reach Slack, it is found and kept "
+                "instead of posted twice."
+            )
+            return 0
+        found = service.latest(team_id=None, limit=max(1, args.limit))
+        if found.total == 0:
+            print("All good: no Slack message is undelivered.")
+            return 0
+        noun = "message" if found.total == 1 else "messages"
+        print(f"{found.total} Slack {noun} could not be delivered (newest first):")
+        for message in found.latest:
+            post = "no post"
+            if message.post_id is not None:
+                post = f"post #{message.post_id}"
+                if message.post_text:
+                    line = next((ln.strip() for ln in message.post_text.splitlines() if ln.strip()), "")
+                    post += f" “{line[:60]}”"
+            print(
+                f"  {message.id:>6}  {message.given_up_at:%Y-%m-%d %H:%M} UTC  {post}  "
+                f"{plain_from_mrkdwn(undelivered_what(message))}"
+            )
+            print(f"          {message.reason}")
+        if found.total > len(found.latest):
+            print(f"…and {found.total - len(found.latest)} more (use --limit).")
+        print("Once the cause is fixed, resend one with `postgate outbox resend ID`.")
+        return 0
+    except SQLAlchemyError as error:
+        print(
+            f"postgate: cannot read the outbox ({type(error).__name__}); is the database migrated "
+            "(`postgate migrate`) and DATABASE_URL right?",
+            file=sys.stderr,
+        )
+        return 1
+    finally:
+        db.dispose()
 
 
 def _stored_keys(settings: Settings, bad: Callable[[str], None]) -> dict[str, Credentials]:

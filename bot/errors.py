@@ -5,7 +5,8 @@ PostgateError
 ├── DomainError                 a user's request that cannot be done; `.user_message` is shown
 │   ├── NotAllowed              the clicker may not do this (not an approver, own post, ...)
 │   ├── InvalidTransition       the post is no longer in a state that allows it
-│   └── PostNotFound
+│   ├── PostNotFound
+│   └── NotResendable           an outbox message that is unknown or not dead cannot be resent
 └── ProviderError               a publishing provider failed; `.retryable` says if trying again can help
     ├── ProviderAuthError       the API key is wrong or lacks access (never retryable)
     ├── ProviderRejected        the provider refused the content or request (4xx, never retryable)
@@ -45,6 +46,10 @@ class InvalidTransition(DomainError):
 
 class PostNotFound(DomainError):
     """No such post (in this workspace)."""
+
+
+class NotResendable(DomainError):
+    """No such outbox message, or it was not given up on (sent, or still being tried)."""
 
 
 class ProviderError(PostgateError):

@@ -51,6 +51,7 @@ from bot.services.home import HomeService
 from bot.services.media import SlackMedia
 from bot.services.outbox import SlackOutbox
 from bot.services.posts import PostService
+from bot.services.undelivered import UndeliveredService
 from bot.services.webhooks import PubloraWebhooks
 from bot.services.workflow import Workflow
 from bot.settings import Settings
@@ -209,6 +210,7 @@ def build(
             clock=clock,
             redact=redact_also,
         ),
+        undelivered=UndeliveredService(db=db, clock=clock, on_resend=runner.wake_outbox),
     )
     signing_secret = (
         settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else None

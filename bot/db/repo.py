@@ -202,6 +202,56 @@ def enqueue_message(
     )
 
 
+def dead_messages(
+    session: Session, *, team_id: str | None, limit: int
+) -> list[tuple[OutboxMessage, Post | None]]:
+    """The outbox messages given up on, the latest first, each with its post (None for the digest).
+    With `team_id`, those of that workspace's posts and those of no post."""
+    statement = (
+        select(OutboxMessage, Post)
+        .join(Post, col(OutboxMessage.post_id) == col(Post.id), isouter=True)
+        .where(OutboxMessage.status == "dead")
+    )
+    if team_id is not None:
+        statement = statement.where(or_(col(Post.team_id) == team_id, col(OutboxMessage.post_id).is_(None)))
+    statement = statement.order_by(col(OutboxMessage.next_attempt_at).desc(), col(OutboxMessage.id).desc())
+    return [(message, post) for message, post in session.exec(statement.limit(limit))]
+
+
+def count_dead_messages(session: Session, *, team_id: str | None) -> int:
+    statement = (
+        select(func.count())
+        .select_from(OutboxMessage)
+        .join(Post, col(OutboxMessage.post_id) == col(Post.id), isouter=True)
+        .where(OutboxMessage.status == "dead")
+    )
+    if team_id is not None:
+        statement = statement.where(or_(col(Post.team_id) == team_id, col(OutboxMessage.post_id).is_(None)))
+    return int(session.exec(statement).one())
+
+
+def get_message(session: Session, message_id: int) -> OutboxMessage | None:
+    return session.get(OutboxMessage, message_id)
+
+
+def resend_message(session: Session, *, message_id: int, payload: dict[str, Any], now: datetime) -> bool:
+    """Put a dead message back as due now with fresh tries; False when it is not dead (any more)."""
+    result = session.execute(
+        update(OutboxMessage)
+        .where(col(OutboxMessage.id) == message_id, col(OutboxMessage.status) == "dead")
+        .values(
+            status="pending",
+            attempts=0,
+            next_attempt_at=now,
+            payload=payload,
+            lease_owner=None,
+            lease_expires_at=None,
+        ),
+        execution_options={"synchronize_session": False},
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
 # --- dispatch -----------------------------------------------------------------------------------------
 
 

@@ -12,6 +12,7 @@ from bot.services.events import SlackEvents
 from bot.services.history import HistoryService
 from bot.services.home import HomeService
 from bot.services.posts import PostService
+from bot.services.undelivered import UndeliveredService
 from bot.services.workflow import Workflow
 
 
@@ -27,3 +28,4 @@ class Services:
     home: HomeService
     events: SlackEvents
     credentials: ProviderKeys
+    undelivered: UndeliveredService

@@ -16,6 +16,7 @@ from bot.domain.model import PostStatus
 from bot.services.directory import UserDirectory
 from bot.services.posts import PostService
 from bot.services.snapshot import PostSnapshot, load_approval_states, load_snapshots
+from bot.services.undelivered import load_undelivered
 from bot.services.workflow import Workflow
 from bot.slack.views.forms import zone
 from bot.slack.views.home import HomeData
@@ -25,6 +26,8 @@ SECTION = 10
 PENDING_LIMIT = 200
 #: "Recently published (N)" counts the publications of this past stretch, as the schedule shows the next week.
 RECENT_WINDOW = timedelta(days=7)
+#: Admins see the latest few Slack messages Postgate gave up on, and how many there are.
+UNDELIVERED_SHOWN = 5
 _MINE = (PostStatus.PENDING_APPROVAL, PostStatus.CHANGES_REQUESTED, PostStatus.MISSED)
 _SCHEDULED = (PostStatus.APPROVED, PostStatus.PUBLISHING, PostStatus.SUBMITTED)
 _DONE = (PostStatus.PUBLISHED, PostStatus.PARTIALLY_PUBLISHED)
@@ -85,6 +88,9 @@ class HomeService:
             }
             # Whose approval counts needs only each pending post's targets and approvals (two queries);
             # full snapshots only for the posts shown, every section's in four queries.
+            undelivered = (
+                load_undelivered(session, team_id=team_id, limit=UNDELIVERED_SHOWN) if is_admin else None
+            )
             awaiting = self._posts.awaiting(user_id, load_approval_states(session, pending))
             shown_pending = repo.posts_by_id(session, [state.id for state in awaiting[:SECTION]])
             snapshots = {
@@ -114,4 +120,5 @@ class HomeService:
             is_admin=is_admin,
             notes=notes,
             counts=counts,
+            undelivered=undelivered,
         )

@@ -3,7 +3,8 @@
 Rows are written in the transaction of the change they report. Delivery claims a row with a short lease,
 sends it, and marks it sent; a 429 waits for Slack's Retry-After, a 5xx or network failure backs off (and
 delivery pauses for everyone meanwhile, so an outage costs one probe per back-off), a day of failures or a
-permanent Slack error parks the row as dead with its reason (never silently dropped). The root approval
+permanent Slack error parks the row as dead with its reason in plain words (never silently dropped;
+`bot.services.undelivered` shows dead rows to admins and puts one back when asked). The root approval
 message is rendered from the post's current state at delivery, so pending refreshes collapse into one.
 """
 
@@ -36,8 +37,41 @@ GIVE_UP_AFTER = timedelta(hours=24)
 MAX_BACKOFF_SECONDS = 30.0
 SEARCH_MARGIN = timedelta(minutes=15)
 LEASE = timedelta(seconds=60)
-# Slack errors that another try will not fix.
+# Slack errors that another try may fix; any other refusal is for good.
 _RETRYABLE_ERRORS = {"ratelimited", "internal_error", "fatal_error", "service_unavailable", "request_timeout"}
+#: A resent dead message carries the time it was resent in its payload: its day of tries counts from then,
+#: and its first try looks for an earlier delivery, as any retry does.
+RESENT_AT = "resent_at"
+# What Slack's permanent refusals mean for the person who reads them (App Home, `postgate outbox`). The
+# codes are those of chat.postMessage, chat.update and conversations.open in Slack's method reference.
+_REFUSALS = {
+    "channel_not_found": "the channel was deleted or Postgate was removed from it",
+    "not_in_channel": "Postgate is not a member of the channel; invite it there",
+    "is_archived": "the channel was archived",
+    "is_inactive": "the channel was archived or deleted",
+    "message_not_found": "the approval message was deleted",
+    "cant_update_message": "Postgate may change only its own messages",
+    "edit_window_closed": "the workspace no longer lets the message be edited",
+    "restricted_action": "a workspace setting does not let Postgate post there",
+    "restricted_action_read_only_channel": "the channel is read-only",
+    "restricted_action_thread_locked": "an admin locked the thread",
+    "restricted_action_thread_only_channel": "the channel takes thread replies only",
+    "ekm_access_denied": "the workspace's admins disabled posting to this channel",
+    "message_limit_exceeded": "the workspace reached Slack's message limit for free workspaces",
+    "messages_tab_disabled": "Postgate's Messages tab is switched off, so it cannot send DMs",
+    "user_not_found": "that person is not in the workspace",
+    "user_disabled": "that person's account was deactivated",
+    "cannot_dm_bot": "that user is a bot",
+    "invalid_auth": "Postgate's bot token no longer works (the app was removed or the token revoked)",
+    "not_authed": "Postgate's bot token no longer works (the app was removed or the token revoked)",
+    "account_inactive": "Postgate's bot token no longer works (the app was removed or the token revoked)",
+    "token_revoked": "Postgate's bot token no longer works (the app was removed or the token revoked)",
+    "missing_scope": "the Slack app lacks a permission; reinstall it from manifest.yml",
+    "msg_too_long": "the message was too long for Slack (please report this)",
+    "msg_blocks_too_long": "the message was too long for Slack (please report this)",
+    "invalid_blocks": "Slack did not accept the message as Postgate built it (please report this)",
+    "invalid_blocks_format": "Slack did not accept the message as Postgate built it (please report this)",
+}
 
 
 class Kind(StrEnum):
@@ -176,7 +210,7 @@ class SlackOutbox:
         try:
             covered = self._send(row)
         except NotReady:
-            self._retry(row, now, "waiting for the approval message to be posted", delay=2.0)
+            self._retry(row, now, "the approval message it belongs under was not posted", delay=2.0)
             return False
         except SlackApiError as error:
             code = str(error.response.get("error", "")) if error.response is not None else ""
@@ -186,7 +220,7 @@ class SlackOutbox:
                 delay = self._retry(row, now, f"Slack answered {status} {code}", delay=retry_after)
                 self._pause(now, delay)
             else:
-                self._dead(row, now, f"Slack refused it: {code or status}")
+                self._dead(row, now, refusal(code, status))
             return False
         except (SlackClientError, OSError) as error:
             delay = self._retry(row, now, f"could not reach Slack ({type(error).__name__})")
@@ -394,8 +428,11 @@ class SlackOutbox:
     ) -> float | None:
         """Schedule the next try; returns its delay in seconds, or None when the row was given up."""
         attempts = row.attempts + 1
-        if now - as_utc(row.created_at) >= GIVE_UP_AFTER:
-            self._dead(row, now, f"gave up after {attempts} tries over {GIVE_UP_AFTER}: {reason}")
+        if now - _owed_since(row) >= GIVE_UP_AFTER:
+            hours = f"{GIVE_UP_AFTER.total_seconds() / 3600:g}"
+            self._dead(
+                row, now, f"Not delivered after {hours} hours of tries ({attempts}); the last: {reason}"
+            )
             return None
         if delay is None:
             delay = min(MAX_BACKOFF_SECONDS, 2.0**attempts) * (0.75 + random.random() / 2)  # noqa: S311
@@ -414,10 +451,16 @@ class SlackOutbox:
     def _dead(self, row: OutboxMessage, now: datetime, reason: str) -> None:
         log.error("outbox message %s (%s) for post %s is dead: %s", row.id, row.kind, row.post_id, reason)
         with self._db.write() as session:
+            # A dead row's next_attempt_at is when it was given up (App Home and `postgate outbox` show it).
             self._finish(
-                session, row, status="dead", attempts=row.attempts + 1, last_error=reason, sent_at=None
+                session,
+                row,
+                status="dead",
+                attempts=row.attempts + 1,
+                last_error=reason,
+                sent_at=None,
+                next_attempt_at=now,
             )
-        del now
 
     def _finish(self, session: Session, row: OutboxMessage, **values: Any) -> None:
         session.execute(
@@ -451,8 +494,23 @@ def _is_row(row: OutboxMessage) -> Any:
 
 
 def _maybe_sent_before(row: OutboxMessage) -> bool:
-    """An earlier try may have reached Slack: it was tried and failed, or its deliverer died holding it."""
-    return row.attempts > 0 or row.lease_owner is not None
+    """An earlier try may have reached Slack: it was tried and failed, its deliverer died holding it, or it
+    was given up and resent (a try whose answer was lost may have posted it before)."""
+    return row.attempts > 0 or row.lease_owner is not None or RESENT_AT in row.payload
+
+
+def _owed_since(row: OutboxMessage) -> datetime:
+    """Where the row's day of tries starts: when it was owed, or when a person last resent it."""
+    resent = row.payload.get(RESENT_AT)
+    return as_utc(datetime.fromisoformat(resent)) if isinstance(resent, str) else as_utc(row.created_at)
+
+
+def refusal(code: str, status: int) -> str:
+    """Why a message is dead after Slack refused it for good, in words for the person who reads it."""
+    if not code:
+        return f"Slack refused it with HTTP {status}"
+    meaning = _REFUSALS.get(code)
+    return f"Slack said: {code} ({meaning})" if meaning else f"Slack said: {code}"
 
 
 def _retry_after(error: SlackApiError) -> float | None:

@@ -16,7 +16,9 @@ from slack_sdk.models.views import View
 
 from bot.domain.model import PostStatus
 from bot.domain.networks import Network
+from bot.services.outbox import Kind
 from bot.services.snapshot import PostSnapshot, ResultView, TargetView
+from bot.services.undelivered import Undelivered, UndeliveredMessage
 from bot.slack.ids import Action
 from bot.slack.views.home import HomeData, HomeSection, build_home
 from tests.fakes.slack_workspace import Workspace
@@ -298,6 +300,24 @@ def test_a_thousand_posts_in_every_section_with_the_longest_texts_stay_within_sl
         is_admin=True,
         notes=["A note " * 1000, "Another"],
         counts=dict.fromkeys(statuses, 1_000_000),
+        undelivered=Undelivered(
+            total=1_000_000,
+            latest=[
+                UndeliveredMessage(
+                    id=i,
+                    kind=list(Kind)[i % len(Kind)],
+                    given_up_at=NOW,
+                    attempts=40,
+                    reason="<" * 5000,
+                    post_id=i,
+                    post_text=worst_texts[i % len(worst_texts)],
+                    permalink="https://fake.slack.test/archives/C0APPROVE/p" + "1" * 400,
+                    recipient="U0ANA",
+                    text="<@U0ANA> " * 500,
+                )
+                for i in range(1, 100)
+            ],
+        ),
         **lists,
     )
 
@@ -306,5 +326,34 @@ def test_a_thousand_posts_in_every_section_with_the_longest_texts_stay_within_sl
     assert len(payload["blocks"]) <= 100
     assert len(json.dumps(payload)) < 250_000
     shown = texts(payload)
-    assert shown.count("and 999,9") == 5  # every section says how many it left out
+    assert shown.count("and 999,9") == 6  # every section says how many it left out
     assert "more accounts" in shown and "more that day" in shown
+    assert "1,000,000 Slack messages could not be delivered" in shown and "and 999,995 more" in shown
+
+
+def test_admins_see_the_messages_postgate_could_not_deliver_and_others_do_not() -> None:
+    undelivered = Undelivered(
+        total=1,
+        latest=[
+            UndeliveredMessage(
+                id=17,
+                kind=Kind.DM,
+                given_up_at=NOW,
+                attempts=1,
+                reason="Slack said: user_not_found (that person is not in the workspace) <!channel>",
+                post_id=7,
+                post_text="Launch day\nSecond line",
+                permalink="https://fake.slack.test/archives/C0APPROVE/p7",
+                recipient="U0ANA",
+                text="✅ Your post #7 was approved.\nMore",
+            )
+        ],
+    )
+    admin = texts(accepted(build_home(home(is_admin=True, undelivered=undelivered))))
+    member = texts(accepted(build_home(home(is_admin=False, undelivered=undelivered))))
+
+    assert "1 Slack message could not be delivered" in admin
+    assert "`17` <https://fake.slack.test/archives/C0APPROVE/p7|#7> “Launch day”" in admin
+    assert "DM to <@U0ANA>: ✅ Your post #7 was approved." in admin and "More" not in admin
+    assert "that person is not in the workspace) &lt;!channel&gt;" in admin  # the reason is escaped
+    assert "could not be delivered" not in member

@@ -1,5 +1,6 @@
 """The App Home tab: what waits for the viewer's approval, their own drafts, the schedule by day, what went
-out lately and what needs a human, each section capped so the tab stays within Slack's 100 blocks.
+out lately and what needs a human, each section capped so the tab stays within Slack's 100 blocks; for
+admins, the Slack messages Postgate could not deliver.
 
 Also the one-line renderings of a post (its link, first line, results) that the digest, the history modal
 and `/post list` share with the Home tab.
@@ -29,10 +30,12 @@ from slack_sdk.models.views import View
 from bot.clock import as_utc
 from bot.domain.model import PostStatus
 from bot.domain.workspace import WEEKDAYS
+from bot.services.outbox import Kind
 from bot.services.snapshot import PostSnapshot, ResultView
+from bot.services.undelivered import Undelivered, UndeliveredMessage
 from bot.slack.ids import Action
 from bot.slack.views.approval import status_line, when_text
-from bot.slack.views.format import escape, link, mention, slack_date, truncate
+from bot.slack.views.format import channel, escape, link, mention, slack_date, truncate
 from bot.slack.views.forms import button_value
 
 SECTION_TEXT_MAX = 3000
@@ -43,6 +46,9 @@ MINE_CAP = 8
 SCHEDULE_CAP = 10
 RECENT_CAP = 8
 ATTENTION_CAP = 6
+#: Admins see this many of the Slack messages Postgate gave up on; `postgate outbox` lists them all.
+UNDELIVERED_CAP = 5
+UNDELIVERED_SUMMARY_MAX = 120
 FIRST_LINE_MAX = 80
 ERROR_MAX = 400
 RECENT_TEXT_MAX = 1500
@@ -81,6 +87,8 @@ class HomeData:
     notes: list[str] = field(default_factory=list)
     #: Totals per `HomeSection`, when a list holds only the first posts of a longer one.
     counts: dict[str, int] = field(default_factory=dict)
+    #: The Slack messages Postgate gave up on (admins only; None for everyone else).
+    undelivered: Undelivered | None = None
 
 
 # --- one-line renderings shared by Home, the digest and the history modal -------------------------------
@@ -158,6 +166,28 @@ def results_links(results: Sequence[ResultView]) -> list[str]:
     return lines
 
 
+def undelivered_what(message: UndeliveredMessage) -> str:
+    """What an undelivered message was, e.g. "thread reply: ✅ @ana approved this post…" (mrkdwn)."""
+    summary = ""
+    if message.text:
+        line = next((part.strip() for part in message.text.splitlines() if part.strip()), "")
+        # Postgate's own mrkdwn, as it was to be posted: cut without breaking a token, not escaped again.
+        summary = truncate(line, UNDELIVERED_SUMMARY_MAX)
+    to = mention(message.recipient) if message.recipient else "the author"
+    where = channel(message.recipient) if message.recipient else "the approval channel"
+    if message.kind is Kind.APPROVAL_REQUEST:
+        return f"approval request in {where}"
+    if message.kind is Kind.ROOT_REFRESH:
+        return "approval message update"
+    if message.kind is Kind.AUTHOR_CONFIRMATION:
+        return f"DM to {to}: your post is waiting for approval"
+    if message.kind is Kind.DM:
+        return f"DM to {to}: {summary}"
+    if message.kind is Kind.CHANNEL:
+        return f"message in {where}: {summary}"
+    return f"thread reply: {summary}"
+
+
 def error_text(post: PostSnapshot) -> str:
     errors = [post.last_error] if post.last_error else []
     errors += [
@@ -181,6 +211,7 @@ def build_home(data: HomeData) -> View:
     if data.notes:
         notes = "\n".join(f"ℹ️ {escaped(note, 500)}" for note in data.notes)
         blocks.append(ContextBlock(elements=[MarkdownTextObject(text=truncate(notes, SECTION_TEXT_MAX))]))
+    blocks.extend(_undelivered_section(data))
     blocks.append(DividerBlock())
     sections = [
         _awaiting_section(data),
@@ -220,6 +251,34 @@ def _section(*, title: str, total: int, shown: int, items: list[Block], empty: s
 
 def _text(text: str) -> SectionBlock:
     return SectionBlock(text=MarkdownTextObject(text=truncate(text, SECTION_TEXT_MAX)))
+
+
+def _undelivered_section(data: HomeData) -> list[Block]:
+    found = data.undelivered
+    if not data.is_admin or found is None or found.total == 0:
+        return []
+    shown = found.latest[:UNDELIVERED_CAP]
+    noun = "message" if found.total == 1 else "messages"
+    heading = f"⚠️ *{found.total:,} Slack {noun} could not be delivered*"
+    lines = []
+    for message in shown:
+        post = "no post"
+        if message.post_id is not None:
+            post = web_link(message.permalink, f"#{message.post_id}") or f"#{message.post_id}"
+            if message.post_text:
+                post += f" “{first_line(message.post_text, 60)}”"
+        lines.append(
+            f"• `{message.id}` {post} · {undelivered_what(message)} · {slack_date(message.given_up_at)}\n"
+            f"      {escaped(message.reason, ERROR_MAX)}"
+        )
+    body = within(lines, SECTION_TEXT_MAX - len(heading) - 1, more=lambda n: f"…and {n} more")
+    note = (
+        "Once the cause is fixed, resend one with `postgate outbox resend ID`; "
+        "`postgate outbox` lists them all."
+    )
+    if found.total > len(shown):
+        note = f"and {found.total - len(shown):,} more. {note}"
+    return [_text(f"{heading}\n{body}"), ContextBlock(elements=[MarkdownTextObject(text=note)])]
 
 
 def _awaiting_section(data: HomeData) -> list[Block]:
