@@ -22,6 +22,16 @@ THREAD_NETWORKS = frozenset({Network.X, Network.THREADS})
 #: Providers that split `---` threads. Publer and Postoria post the text as one post.
 PROVIDERS_WITH_THREADS = frozenset({"publora", "dry_run"})
 
+#: Pairs that would split `---` chains but cannot for now, so their parts are joined into one post.
+#: Publora: "Multi-threaded nested posts (content auto-split into connected replies) are temporarily
+#: unavailable on Threads [...] Single posts and carousels continue to work normally."
+#: (../shared/providers/sources/publora-api-skill.txt, "Threads Restriction").
+CHAINS_UNAVAILABLE = frozenset({(Network.THREADS, "publora")})
+#: Said in the composer and the approval message wherever a pair above joins a chain.
+JOINED_CHAIN_NOTE = (
+    "Threads via Publora: the parts are joined into one post (Publora cannot post Threads chains right now)"
+)
+
 #: What X and Mastodon count for any link, however long.
 LINK_LENGTH = 23
 #: Bluesky refuses a post over this many UTF-8 bytes, whatever its grapheme count.
@@ -140,7 +150,16 @@ def split_thread(text: str) -> list[str]:
 
 
 def can_thread(network: Network, provider: str) -> bool:
-    return network in THREAD_NETWORKS and provider in PROVIDERS_WITH_THREADS
+    return (
+        network in THREAD_NETWORKS
+        and provider in PROVIDERS_WITH_THREADS
+        and (network, provider) not in CHAINS_UNAVAILABLE
+    )
+
+
+def chain_unavailable(network: Network, provider: str) -> bool:
+    """Whether `provider` would split a `---` chain on `network` but cannot for now (it is joined)."""
+    return (network, provider) in CHAINS_UNAVAILABLE
 
 
 def effective_text(draft_text: str, override: str | None, network: Network, provider: str) -> str:
@@ -188,6 +207,8 @@ class NetworkPreview:
     parts: tuple[PartCount, ...]
     overridden: bool
     over_limit: bool
+    #: A `---` chain that one of `providers` would split but cannot for now, so it is joined into one post.
+    joined_chain: bool = False
 
     @property
     def summary(self) -> str:
@@ -217,6 +238,8 @@ def preview(draft: Draft) -> tuple[NetworkPreview, ...]:
         )
         cap = byte_limit(network)
         too_many_bytes = cap is not None and any(byte_count(part.text) > cap for part in parts)
+        override = draft.override_for(network)
+        source = override if override is not None and override.strip() else draft.text
         previews.append(
             NetworkPreview(
                 network=network,
@@ -225,6 +248,8 @@ def preview(draft: Draft) -> tuple[NetworkPreview, ...]:
                 parts=parts,
                 overridden=has_override(draft, network),
                 over_limit=too_many_bytes or any(part.over for part in parts),
+                joined_chain=any(chain_unavailable(network, p) for p in providers)
+                and len(split_thread(source)) > 1,
             )
         )
     return tuple(previews)

@@ -161,7 +161,9 @@ def _measure(shown: NetworkPreview, source: str, findings: _Findings) -> None:
     if len(shown.parts) == 1 and shown.parts[0].over:
         part = shown.parts[0]
         unsplit = ""
-        if network in THREAD_NETWORKS and not threads and len(split_thread(source)) > 1:
+        if shown.joined_chain:
+            unsplit = "; Publora joins the parts into one post, as it cannot post Threads chains right now"
+        elif network in THREAD_NETWORKS and not threads and len(split_thread(source)) > 1:
             unsplit = f"; {_provider_names(shown.providers)} cannot split --- threads"
         findings.add(findings.too_long, f"{name} allows {limit:,} ({part.count - limit:,} too many{unsplit})")
         if threads:

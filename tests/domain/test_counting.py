@@ -179,6 +179,7 @@ THREAD = "Big news\n---\nHere is why\n---\nTry it"
     [
         (Network.X, "publora", THREAD),  # Publora splits it
         (Network.THREADS, "dry_run", THREAD),
+        (Network.THREADS, "publora", "Big news\n\nHere is why\n\nTry it"),
         (Network.X, "publer", "Big news\n\nHere is why\n\nTry it"),
         (Network.X, "postoria", "Big news\n\nHere is why\n\nTry it"),
         (Network.LINKEDIN, "publora", "Big news\n\nHere is why\n\nTry it"),
@@ -225,7 +226,7 @@ def test_preview_groups_targets_by_network_and_whether_they_thread() -> None:
         "X · thread of 3: 270/280, 120/280, 95/280",
         "X · 489/280",  # Publer posts the whole text as one post
         "LinkedIn · 489/3,000",
-        "Threads · thread of 3: 270/500, 120/500, 95/500",
+        "Threads · 489/500",  # Publora cannot post Threads chains right now: joined
     ]
     assert [s.providers for s in shown] == [("dry_run", "publora"), ("publer",), ("postoria",), ("publora",)]
     assert [s.over_limit for s in shown] == [False, True, False, False]
@@ -286,3 +287,12 @@ def test_first_comment_is_skipped_where_the_provider_cannot_post_it() -> None:
     ]
     assert first_comment_skipped(targets) == [Network.INSTAGRAM, Network.FACEBOOK, Network.TELEGRAM]
     assert first_comment_skipped([account(Network.LINKEDIN), account(Network.BLUESKY)]) == []
+
+
+def test_threads_via_publora_joins_a_chain_into_one_post_and_says_so() -> None:
+    # Publora: Threads chains are temporarily unavailable (sources/publora-api-skill.txt); X still threads.
+    assert not can_thread(Network.THREADS, "publora") and can_thread(Network.X, "publora")
+    assert effective_text(THREAD, None, Network.THREADS, "publora") == "Big news\n\nHere is why\n\nTry it"
+    x, threads = preview(draft(THREAD, account(Network.X), account(Network.THREADS)))
+    assert x.summary == "X · thread of 3: 8/280, 11/280, 6/280" and not x.joined_chain
+    assert threads.summary == "Threads · 29/500" and threads.joined_chain

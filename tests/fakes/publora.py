@@ -91,7 +91,9 @@ TEXT_LIMITS = {
     "mastodon": 500,
     "telegram": 4096,
 }
-_AUTO_SPLIT = {"twitter", "threads"}
+# Only X chains: Publora's own text (sources/publora-api-skill.txt, "Threads Restriction") says
+# multi-post chains on Threads are temporarily unavailable; single posts and carousels still work.
+_AUTO_SPLIT = {"twitter"}
 _MEDIA_REQUIRED = {"instagram", "tiktok", "youtube"}
 # §4 allowlist of platformSettings keys (nested keys beyond these are not checked).
 _SETTINGS = {
@@ -906,6 +908,14 @@ class FakePublora:
                     self._issue("VIDEO_REQUIRED", "YouTube posts require a video", platform, "media")
                 )
             limit = self._text_limit(platform_id, bool(media))
+            if platform == "threads" and len(re.split(r"\n---\n", content)) > 1:
+                errors.append(
+                    self._issue(
+                        "THREADS_CHAINS_UNAVAILABLE",
+                        "Multi-threaded nested posts are temporarily unavailable on Threads",
+                        platform,
+                    )
+                )
             if platform not in _AUTO_SPLIT and len(content) > limit:
                 errors.append(
                     self._issue(

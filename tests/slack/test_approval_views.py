@@ -348,8 +348,11 @@ def _largest(status: PostStatus) -> PostSnapshot:
 def test_the_largest_post_fits_one_slack_message_in_every_status(status: PostStatus) -> None:
     message = checked(approval.build_root_message(_largest(status)))
     shown = visible(message)
-    # Threads goes through Publora, which threads; X only through Publer, which gets one long post.
-    assert "*Threads* · thread of 10: 269/500 · " in shown
+    # Threads goes through Publora, which cannot post Threads chains right now; X only through Publer:
+    # both get one long post.
+    assert (
+        "Threads via Publora: the parts are joined into one post (Publora cannot post Threads chains" in shown
+    )
     assert "*X* · the thread joined into one post · ⚠️ 4,508/280" in shown
     assert len(message["blocks"]) <= 50
     assert all(len(t) <= 3000 for t in texts(message))

@@ -25,7 +25,7 @@ from slack_sdk.models.blocks import (
     SectionBlock,
 )
 
-from bot.domain.counting import NetworkPreview, preview
+from bot.domain.counting import JOINED_CHAIN_NOTE, NetworkPreview, preview
 from bot.domain.model import PostStatus
 from bot.domain.networks import Network
 from bot.domain.policy import DEFAULT_SCOPE, RuleProgress
@@ -289,6 +289,8 @@ def _preview_blocks(post: PostSnapshot, room: _Room, *, most: int) -> list[Block
     for item in different[: max(0, most - len(blocks))]:
         why = "own text" if item.overridden else "the thread joined into one post"
         head = f"{_preview_name(item, items)} · {why} · {_part_counts(item)}\n"
+        if item.joined_chain:
+            head = f"{JOINED_CHAIN_NOTE} · {_part_counts(item)}\n"
         blocks.append(_section(head + quote(item.text, limit=max(40, min(2800, share - len(head)))), room))
     return blocks
 

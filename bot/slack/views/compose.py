@@ -27,7 +27,7 @@ from slack_sdk.models.blocks.block_elements import FileInputElement
 from slack_sdk.models.views import View
 
 from bot.domain import media
-from bot.domain.counting import THREAD_NETWORKS
+from bot.domain.counting import JOINED_CHAIN_NOTE, THREAD_NETWORKS
 from bot.domain.model import Account, Draft, Queue
 from bot.domain.networks import Network
 from bot.domain.rules import MAX_TEXT_LENGTH
@@ -93,7 +93,9 @@ def _limits_hint(networks: Sequence[Network]) -> str:
     shown = sorted(set(networks) or set(_HINT_NETWORKS), key=lambda n: (n.text_limit, n.value))
     limits = " · ".join(f"{n.display_name} {n.text_limit:,}" for n in shown)
     threads = " or ".join(n.display_name for n in Network if n in THREAD_NETWORKS)
-    return f"Limits: {limits} characters. Split a thread for {threads} with a line of ---."
+    return (
+        f"Limits: {limits} characters. Split a thread for {threads} with a line of ---. {JOINED_CHAIN_NOTE}."
+    )
 
 
 def build_compose_modal(
