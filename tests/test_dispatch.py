@@ -258,3 +258,34 @@ def test_a_message_whose_answer_was_lost_is_not_posted_twice(
     with db.read() as session:
         rows = list(session.exec(select(OutboxMessage)))
     assert {r.status for r in rows} == {"sent"}
+
+
+def test_a_thread_for_x_and_threads_via_publora_chains_on_x_and_is_one_joined_post_on_threads(
+    slack: FakeSlack, publora: FakePublora, db: Database, real_now_clock: FakeClock
+) -> None:
+    # Publora's own text: multi-post chains on Threads are temporarily unavailable (the fake refuses one,
+    # as Publora would), single posts work. So X gets the chain and Threads the parts joined into one post.
+    x = publora.add_connection("twitter", "1111", username="acme")
+    threads = publora.add_connection("threads", "2222", username="acme")
+    targets = (
+        Account("publora", x, Network.X, "@acme"),
+        Account("publora", threads, Network.THREADS, "@acme"),
+    )
+    app = make_app(slack, publora, db, real_now_clock)
+    post_id = approve(app, Draft(text="Big news\n---\nHere is why", targets=targets, publish_at=None))
+    app.outbox.deliver_due()
+    [root] = slack.messages(APPROVALS)
+    assert "the parts are joined into one post (Publora cannot post Threads chains right now)" in str(
+        root["blocks"]
+    )
+
+    app.dispatcher.run_once()
+    publora.wait_for(lambda: len(publora.published()) == 2)
+    real_now_clock.advance(minutes=2)
+    app.dispatcher.run_once()
+    app.outbox.deliver_due()
+
+    sent = {tuple(r["json"]["platforms"]): r["json"]["content"] for r in publora.requests("create-post")}
+    assert sent == {(x,): "Big news\n---\nHere is why", (threads,): "Big news\n\nHere is why"}
+    assert status_of(db, post_id) is PostStatus.PUBLISHED
+    assert "Published." in thread_text(slack)
