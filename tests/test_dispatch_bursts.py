@@ -248,3 +248,39 @@ def test_once_shutdown_begins_a_run_claims_nothing_more(
 
     assert status_of(db, post_id) is PostStatus.APPROVED  # the next start sends it
     assert publora.requests("create-post") == []
+
+
+@pytest.mark.parametrize("list_shape", ["reference", "quickstart"])
+def test_a_lost_publer_answer_is_found_pages_deep_and_the_post_is_created_once(
+    slack: FakeSlack, db: Database, now_clock: FakeClock, list_shape: str
+) -> None:
+    # Publer's guide lists posts as {posts, total} without page counts, its reference with them: in both,
+    # an earlier try hidden behind pages of the same account's newer posts must be found, not sent again.
+    with FakePubler(
+        api_key=PUBLER_KEY, job_delay=0.01, publish_delay=0.01, tick=0.01, per_page=5, list_shape=list_shape
+    ) as publer:
+        provider = PublerProvider(
+            api_key=PUBLER_KEY,
+            workspace_id=publer.workspace_id,
+            base_url=publer.url,
+            retry=RetryPolicy(attempts=1),
+            clock=now_clock,
+        )
+        app = make_app(slack, db, now_clock, provider)
+        x = Account("publer", publer.add_account("twitter", "@acme"), Network.X, "@acme")
+        later = now_clock.now() + timedelta(hours=1)
+        for n in range(12):  # newer posts are listed first: the lost one is on the third page
+            publer.add_post(x.account_id, f"Another post {n}", scheduled_at=later + timedelta(minutes=n))
+        publer.fail_next("posts/schedule/publish", status=502, after_processing=True)
+        post_id = approved(app, "Launch day", x, None)
+
+        app.dispatcher.run_once()  # the create reached Publer, its answer did not reach Postgate
+        publer.wait_for(lambda: publer.published(x.account_id))
+        assert status_of(db, post_id) is PostStatus.APPROVED
+        now_clock.advance(minutes=5)
+        app.dispatcher.run_once()
+
+        assert status_of(db, post_id) in (PostStatus.SUBMITTED, PostStatus.PUBLISHED)
+        assert len(publer.requests("posts/schedule/publish")) == 1
+        assert [p["text"] for p in publer.posts()].count("Launch day") == 1
+        assert len(publer.requests("posts")) >= 3

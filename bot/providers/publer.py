@@ -499,7 +499,7 @@ class PublerProvider(HttpProvider):
             "to": (latest + timedelta(days=1)).astimezone(UTC).date().isoformat(),
         }
         posts: dict[str, Mapping[str, Any]] = {}
-        page = 0
+        page = listed = 0
         while True:
             body = _unwrap(self.request("GET", "/posts", params={**params, "page": page}))
             rows = body.get("posts") if isinstance(body, Mapping) else None
@@ -510,10 +510,8 @@ class PublerProvider(HttpProvider):
                 if post_id is not None:
                     posts.setdefault(post_id, row)
             page += 1
-            total_pages = _integer(body.get("total_pages"))
-            per_page = _integer(body.get("per_page"))
-            more = page < total_pages if total_pages is not None else bool(per_page and len(rows) >= per_page)
-            if not rows or not more:
+            listed += len(rows)
+            if not rows or not self._more_pages(body, page, listed, len(rows)):
                 return list(posts.values())
             if page >= _MAX_PAGES:
                 raise ProviderOutcomeUnknown(
@@ -521,6 +519,22 @@ class PublerProvider(HttpProvider):
                     f"lists more than {_MAX_PAGES} pages of posts around that time for these accounts, "
                     "too many for Postgate to check",
                 )
+
+    @staticmethod
+    def _more_pages(body: Mapping[str, Any], pages_read: int, listed: int, rows: int) -> bool:
+        # The sources disagree on the list's shape, so both are read: the OpenAPI reference answers
+        # {posts, total, page, per_page, total_pages}; the getting-started guide answers {posts, total}
+        # only. Missing a page here would miss an earlier try and send the post again.
+        total_pages = _integer(body.get("total_pages"))
+        per_page = _integer(body.get("per_page"))
+        if per_page and rows < per_page:
+            return False  # a short page is the last, whatever the counts say
+        if total_pages is not None:
+            return pages_read < total_pages
+        total = _integer(body.get("total"))
+        if total is not None:
+            return listed < total
+        return bool(per_page)
 
     # -- reconciliation ---------------------------------------------------------------------------
 

@@ -223,6 +223,7 @@ class FakePubler:
         rate_limit: tuple[int, float] = (100, 120.0),
         max_upload_bytes: int = MAX_UPLOAD_BYTES,
         per_page: int = 20,
+        list_shape: str = "reference",
     ) -> None:
         if envelope not in ("plain", "data"):
             raise ValueError("envelope is 'plain' or 'data'")
@@ -241,6 +242,11 @@ class FakePubler:
         self.rate_limit = rate_limit
         self.max_upload_bytes = max_upload_bytes
         self.per_page = per_page
+        # GET /posts answers: "reference" as the OpenAPI document shows it ({posts, total, page, per_page,
+        # total_pages}); "quickstart" as the getting-started guide shows it ({posts, total}, nothing else).
+        if list_shape not in ("reference", "quickstart"):
+            raise ValueError("list_shape is 'reference' or 'quickstart'")
+        self.list_shape = list_shape
         self.url = ""
         self._lock = threading.RLock()
         self._stopping = threading.Event()
@@ -844,6 +850,8 @@ class FakePubler:
         rows.sort(key=lambda p: (p["scheduled_at"] or "", p["id"]), reverse=True)
         total = len(rows)
         window = rows[page * self.per_page : (page + 1) * self.per_page] if page >= 0 else []
+        if self.list_shape == "quickstart":
+            return _Reply(200, {"posts": window, "total": total})
         return _Reply(
             200,
             {
