@@ -169,6 +169,9 @@ def doctor(settings: Settings) -> int:
     for provider in providers.values():
         try:
             ok(f"{provider.display_name}: {provider.check_credentials()}")
+            for account in provider.list_accounts():
+                if account.cannot_post:
+                    bad(f"{provider.display_name}: {account.label}: {account.cannot_post}")
         except ProviderError as error:
             bad(f"{provider.display_name}: {error.message}")
     print("All good." if problems == 0 else f"{problems} problem(s) found.")

@@ -127,6 +127,7 @@ def test_doctor_checks_every_configured_provider(
     publer, postoria = FakePubler(api_key="publer-key-123456").start(), FakePostoria().start()
     try:
         publer.add_account("linkedin", "Acme Inc")
+        publer.add_account("twitter", "Old X", status="disconnected")
         postoria.add_account("x", "@acme")
         env = {
             "SLACK_BOT_TOKEN": slack.bot_token,
@@ -150,7 +151,12 @@ def test_doctor_checks_every_configured_provider(
         publora_line = next(line for line in lines if "Publora:" in line)
         assert "2 connected accounts" in publora_line and "1 expired" in publora_line
         assert len(publora.requests("test-connection")) == 1  # the expired one is not tested again
-        assert any("Publer:" in line and "1 account" in line for line in lines), report.stdout
+        assert any("Publer:" in line and "2 accounts" in line for line in lines), report.stdout
+        assert any(
+            "FAIL" in line and "Publer: X · Old X" in line and "reconnect it in Publer" in line
+            for line in lines
+        ), report.stdout
+        assert report.returncode == 1
         assert any("Postoria:" in line and "1 " in line for line in lines), report.stdout
 
         wrong = run_cli(

@@ -77,6 +77,9 @@ class Account:
     name: str
     profile_url: str | None = None
     warning: str | None = None
+    #: Why nothing can be posted to the account now (e.g. disconnected at the provider), in plain words;
+    #: the composer refuses it and the provider refuses to send to it.
+    cannot_post: str | None = None
 
     @property
     def key(self) -> str:

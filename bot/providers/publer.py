@@ -73,6 +73,11 @@ _NOT_FOUND_GRACE = timedelta(minutes=10)
 # GET /posts returns 20 per page and the page size cannot be set (§12); 25 pages is far beyond a few
 # accounts' posts over three days, and keeps a runaway listing from eating the rate budget.
 _MAX_PAGES = 25
+# An account's `status`: the getting-started guide shows "active" and documents no other value. Only
+# values that say the connection is gone are read as disconnected; anything unknown is left usable, so a
+# new wording at Publer cannot block posting.
+_DISCONNECTED_STATUSES = {"disconnected", "inactive", "expired", "reauth", "needs_reauth", "revoked", "error"}
+_DISCONNECTED = "Publer reports this account as disconnected; reconnect it in Publer before posting."
 _FINISHED_JOBS_KEPT = 512
 _SCOPES_HINT = (
     "Check that the API key has the scopes Postgate needs (accounts, posts, media, job_status), "
@@ -238,6 +243,10 @@ class PublerProvider(HttpProvider):
     def _accounts(self) -> tuple[list[Account], list[str]]:
         """(usable accounts, Publer provider names of the accounts left out)."""
         rows = _unwrap(self.request("GET", "/accounts"))
+        # The sources disagree: the reference answers a bare array (or `{data: [...]}`), the getting-started
+        # guide `{"accounts": [...]}`. Every shape is read.
+        if isinstance(rows, Mapping) and isinstance(rows.get("accounts"), list):
+            rows = rows["accounts"]
         if not isinstance(rows, list):
             raise ProviderUnavailable(self.display_name, "answered without a list of accounts")
         accounts: list[Account] = []
@@ -254,7 +263,17 @@ class PublerProvider(HttpProvider):
                 skipped.append(provider or "unknown")
                 continue
             name = _text(row.get("name")) or _text(row.get("social_id")) or account_id
-            accounts.append(Account(provider=self.name, account_id=account_id, network=network, name=name))
+            status = (_text(row.get("status")) or "").lower()
+            accounts.append(
+                Account(
+                    provider=self.name,
+                    account_id=account_id,
+                    network=network,
+                    name=name,
+                    warning=_DISCONNECTED if status in _DISCONNECTED_STATUSES else None,
+                    cannot_post=_DISCONNECTED if status in _DISCONNECTED_STATUSES else None,
+                )
+            )
         return accounts, skipped
 
     # -- submit -----------------------------------------------------------------------------------
@@ -298,7 +317,14 @@ class PublerProvider(HttpProvider):
                 self.display_name,
                 f"this workspace has no account Postgate can post to with the id {', '.join(unknown)}",
             )
-        return [known[i] for i in dict.fromkeys(request.account_ids)]
+        targets = [known[i] for i in dict.fromkeys(request.account_ids)]
+        if disconnected := [a.name for a in targets if a.cannot_post]:
+            raise ProviderRejected(
+                self.display_name,
+                f"{', '.join(disconnected)} {'is' if len(disconnected) == 1 else 'are'} disconnected; "
+                "reconnect it in Publer, then retry the post",
+            )
+        return targets
 
     # -- media ------------------------------------------------------------------------------------
 

@@ -78,6 +78,11 @@ class AccountDirectory:
             provider.name, provider.display_name, accounts=tuple(accounts), queues=tuple(queues)
         )
 
+    def cannot_post(self) -> dict[str, str]:
+        """Account key → why nothing can be posted to it now, from the lists already cached (never a
+        provider call: the composer asks this before its ack)."""
+        return {a.key: a.cannot_post for p in self.cached() or [] for a in p.accounts if a.cannot_post}
+
     def accounts_of(self, provider: str) -> Sequence[ProviderAccounts]:
         return [p for p in self.get() if p.provider == provider]
 

@@ -7,7 +7,7 @@ in that same transaction, so a crash can lose neither the change nor its report.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -139,7 +139,10 @@ class PostService:
         wants_queue: bool = False,
         url_problems: tuple[str, ...] = (),
         team_id: str = "",
+        cannot_post: Mapping[str, str] | None = None,
     ) -> dict[DraftField, str]:
+        """Every problem with `draft` by field; `cannot_post` maps account keys to why they cannot be
+        posted to now (as the provider last listed them)."""
         errors = validate_draft(
             draft,
             now=self._clock.now(),
@@ -148,6 +151,11 @@ class PostService:
             wants_queue=wants_queue,
             url_problems=url_problems,
         )
+        blocked = [
+            f"{t.label}: {(cannot_post or {})[t.key]}" for t in draft.targets if t.key in (cannot_post or {})
+        ]
+        if blocked and DraftField.TARGETS not in errors:
+            errors[DraftField.TARGETS] = " ".join(blocked)
         settings = self._workflow.settings(team_id)
         hours = settings.publishing_hours
         if (

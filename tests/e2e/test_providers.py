@@ -531,3 +531,28 @@ def test_media_rules_are_checked_in_the_modal(world_factory: Callable[..., World
     assert "deck.pdf is not a file Postgate can post" in errors["media_files"]
     assert "is not an https:// link" in errors["media_urls"]
     assert world.roots() == []  # nothing reached approval
+
+
+def test_a_disconnected_publer_account_is_marked_in_the_composer_and_refused(
+    world_factory: Callable[..., World],
+) -> None:
+    # Publer's getting-started guide lists accounts as {"accounts": [...]} with a `status` ("active").
+    world = world_factory(fakes={"publer": {"list_shape": "quickstart"}})
+    active = world.fakes.publer.add_account("linkedin", "Acme Inc", status="active")
+    gone = world.fakes.publer.add_account("twitter", "Acme on X", status="disconnected")
+
+    view = world.open_composer()
+    block = next(b for b in view["blocks"] if b.get("block_id") == "targets")
+    labels = {o["value"]: o["text"]["text"] for g in block["element"]["option_groups"] for o in g["options"]}
+    assert labels[world.option(view, active)] == "LinkedIn · Acme Inc"
+    assert labels[world.option(view, gone)] == "X · Acme on X ⚠️"
+    assert "reconnect it in Publer" in str(view["blocks"])
+
+    values = {"text": "Launch day", "targets": [world.option(view, gone)], "when": "on_approval"}
+    refused = world.client.submit_view(AUTHOR, view["id"], values)
+    assert refused.status_code == 200
+    assert "reconnect it in Publer" in refused.json()["errors"]["targets"]
+    assert world.roots() == []
+
+    root = world.draft("Launch day", [active])
+    assert "Acme Inc" in message_text(root)

@@ -242,8 +242,9 @@ class FakePubler:
         self.rate_limit = rate_limit
         self.max_upload_bytes = max_upload_bytes
         self.per_page = per_page
-        # GET /posts answers: "reference" as the OpenAPI document shows it ({posts, total, page, per_page,
-        # total_pages}); "quickstart" as the getting-started guide shows it ({posts, total}, nothing else).
+        # GET /accounts and GET /posts answer as the OpenAPI reference shows them ("reference": a bare array;
+        # {posts, total, page, per_page, total_pages}) or as the getting-started guide does ("quickstart":
+        # {accounts: [...]}; {posts, total} and nothing else).
         if list_shape not in ("reference", "quickstart"):
             raise ValueError("list_shape is 'reference' or 'quickstart'")
         self.list_shape = list_shape
@@ -314,8 +315,11 @@ class FakePubler:
 
     # -- steering ---------------------------------------------------------------------------------
 
-    def add_account(self, provider: str, name: str, *, account_type: str | None = None) -> str:
-        """Connect an account of `provider` (a Publer provider name, §2) to the workspace; returns its id."""
+    def add_account(
+        self, provider: str, name: str, *, account_type: str | None = None, status: str | None = None
+    ) -> str:
+        """Connect an account of `provider` (a Publer provider name, §2) to the workspace; returns its id.
+        `status` is listed when given (the getting-started guide shows "active"; the reference has none)."""
         if provider not in ACCOUNT_TYPES:
             raise ValueError(f"Publer has no provider {provider!r}")
         account_id = _oid()
@@ -328,6 +332,8 @@ class FakePubler:
                 "picture": f"https://cdn.publer.example/avatars/{account_id}.png",
                 "type": account_type or ACCOUNT_TYPES[provider],
             }
+            if status is not None:
+                self._accounts[account_id]["status"] = status
         return account_id
 
     def fail_account(self, account_id: str, message: str = "Publishing failed", *, at: str = "job") -> None:
@@ -626,7 +632,9 @@ class FakePubler:
             return self._workspaces()
         if route == ("GET", "accounts"):
             with self._lock:
-                return _Reply(200, copy.deepcopy(list(self._accounts.values())))
+                accounts = copy.deepcopy(list(self._accounts.values()))
+                # The getting-started guide's shape; the reference's is the bare array.
+                return _Reply(200, {"accounts": accounts} if self.list_shape == "quickstart" else accounts)
         if route == ("POST", "media"):
             return self._upload(form)
         if route == ("POST", "media/from-url"):

@@ -879,3 +879,23 @@ def test_the_key_never_shows_in_errors_logs_or_repr(
     assert caught.value.message == "upstream said [api key]."
     assert_no_secret(caught.value, repr(caught.value), caplog.text, repr(provider), receipt)
     assert "retrying" in caplog.text  # the retries were logged, without the key
+
+
+@pytest.mark.parametrize("list_shape", ["reference", "quickstart"])
+def test_accounts_are_listed_in_either_documented_shape_and_a_disconnected_one_is_refused(
+    list_shape: str,
+) -> None:
+    with start_fake(list_shape=list_shape) as fake, make_provider(fake) as provider:
+        active = fake.add_account("linkedin", "Acme Inc", status="active")
+        gone = fake.add_account("twitter", "Acme on X", status="disconnected")
+        plain = fake.add_account("mastodon", "Acme on Mastodon")  # the reference lists no status
+
+        listed = {a.account_id: a for a in provider.list_accounts()}
+
+        assert set(listed) == {active, gone, plain}
+        assert listed[active].cannot_post is None and listed[plain].cannot_post is None
+        assert "reconnect it in Publer" in (listed[gone].cannot_post or "")
+        with pytest.raises(ProviderRejected) as refused:
+            provider.submit(request([listed[gone]], immediate=True))
+        assert "Acme on X is disconnected; reconnect it in Publer" in refused.value.message
+        assert fake.requests(PUBLISH) == []

@@ -52,6 +52,7 @@ def handle_compose_submission(
         wants_queue=form.wants_queue,
         url_problems=form.url_problems,
         team_id=team_id,
+        cannot_post=services.accounts.cannot_post(),
     )
     if errors:
         ack(
