@@ -119,6 +119,39 @@ def test_migrate_then_doctor_reports_everything_in_plain_words(
     assert "sk_wrong.key" not in bad.stdout + bad.stderr and "xoxb-wrong" not in bad.stdout + bad.stderr
 
 
+def test_doctor_says_what_publoras_connection_test_cannot_check_and_which_permissions_are_missing(
+    tmp_path: Path, fakes: tuple[FakeSlack, FakePublora]
+) -> None:
+    slack, publora = fakes
+    publora.add_connection("telegram", "-1001234567890", username="acme_bot")  # a bot: tested
+    publora.add_connection("telegram", "1234567890", username="acme_news")  # MTProto: Publora's test fails
+    publora.add_connection("threads", "2222", username="acme", permissions=["threads_basic"])
+    publora.add_connection("threads", "3333", username="acme_too")  # every permission granted
+    env = {
+        "SLACK_BOT_TOKEN": slack.bot_token,
+        "SLACK_SIGNING_SECRET": "signing-secret-xyz",
+        "SLACK_API_URL": slack.url,
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'p.db'}",
+        "POSTGATE_APPROVAL_CHANNEL": "C0APPROVALS",
+        "POSTGATE_APPROVERS": "U0ANA",
+        "PUBLORA_API_KEY": "sk_test_0123456789.abcdef",
+        "PUBLORA_BASE_URL": publora.url,
+    }
+    assert run_cli("migrate", env=env, cwd=tmp_path).returncode == 0
+    report = run_cli("doctor", env=env, cwd=tmp_path)
+    publora_line = next(line for line in report.stdout.splitlines() if "Publora:" in line)
+
+    assert "Telegram · @acme_news: not testable (a Telegram MTProto connection" in publora_line
+    assert "failed its connection test" not in publora_line
+    assert (
+        "Threads · @acme lacks the threads_manage_replies permission: first comments on Threads will fail"
+        in publora_line
+    )
+    assert "@acme_too lacks" not in publora_line
+    tested = {r["path"].rsplit("/", 1)[-1] for r in publora.requests("test-connection")}
+    assert tested == {"telegram--1001234567890", "threads-2222", "threads-3333"}
+
+
 def test_doctor_checks_every_configured_provider(
     tmp_path: Path, fakes: tuple[FakeSlack, FakePublora]
 ) -> None:

@@ -187,31 +187,50 @@ class PubloraProvider(HttpProvider):
                 pronoun = "it" if len(labels) == 1 else "them"
                 details.append(f"{len(labels)} {word}: {', '.join(labels)} — reconnect {pronoun} in Publora")
         for connection in connections:
+            label = connection.account.label
             if connection.token_status == "expired":
                 continue  # already named above; testing it again adds nothing
-            problem = self._test_connection(connection.account.account_id)
+            if _is_mtproto(connection.account):
+                # Publora's test-connection answers "Invalid bot connection" for every Telegram MTProto
+                # connection, which publishes all the same: its test only knows bot connections.
+                details.append(
+                    f"{label}: not testable (a Telegram MTProto connection; Publora tests bots only)"
+                )
+                continue
+            problem, missing = self._test_connection(connection.account.account_id)
             if problem:
-                details.append(f"{connection.account.label} failed its connection test: {problem}")
+                details.append(f"{label} failed its connection test: {problem}")
+            for permission, consequence in _NEEDED_PERMISSIONS.get(connection.account.network, ()):
+                if permission in missing:
+                    details.append(
+                        f"{label} lacks the {permission} permission: {consequence}; "
+                        "reconnect it in Publora and grant it"
+                    )
         return f"{summary} ({'; '.join(details)})" if details else summary
 
-    def _test_connection(self, platform_id: str) -> str | None:
-        """Publora's own check of one connection: None when it works, else what is wrong."""
+    def _test_connection(self, platform_id: str) -> tuple[str | None, frozenset[str]]:
+        """Publora's own check of one connection: (what is wrong or None, the needed permissions it
+        lacks among those `_NEEDED_PERMISSIONS` names)."""
         try:
             answer = self.request("POST", f"/test-connection/{_segment(platform_id)}")
         except ProviderError as error:
-            return f"the test could not run ({error.message})"
+            return f"the test could not run ({error.message})", frozenset()
         if not isinstance(answer, Mapping):
-            return None
-        # The answer's shape is UNCONFIRMED (§2: "ok/error with a message"): accept success/ok/valid
-        # booleans or a status word, and take the words from error or message.
-        verdict = next(
-            (answer[k] for k in ("success", "ok", "valid") if isinstance(answer.get(k), bool)), None
-        )
-        if verdict is None and isinstance(answer.get("status"), str):
+            return None, frozenset()
+        # The documented answer is {status: "ok"|"error", message, permissions, tokenExpiresIn}, with
+        # HTTP 200 even when the test fails. Booleans (success/ok/valid) are still read, though no source
+        # shows them, since an answer without a status word must not pass as broken.
+        verdict = None
+        if isinstance(answer.get("status"), str):
             verdict = answer["status"].lower() in ("ok", "valid", "success", "connected")
+        if verdict is None:
+            verdict = next(
+                (answer[k] for k in ("success", "ok", "valid") if isinstance(answer.get(k), bool)), None
+            )
+        missing = _missing_permissions(answer.get("permissions"))
         if verdict is not False:
-            return None
-        return _text(answer.get("error")) or _text(answer.get("message")) or "no reason given"
+            return None, missing
+        return _text(answer.get("error")) or _text(answer.get("message")) or "no reason given", missing
 
     def _connections(self) -> list[_Connection]:
         body = self.request("GET", "/platform-connections")
@@ -636,6 +655,33 @@ class PubloraProvider(HttpProvider):
 
 
 # -- connections ------------------------------------------------------------------------------------
+
+
+# Permissions a connection needs for what Postgate sends, by network, with what fails without them
+# (publora.md §4: Threads replies need `threads_manage_replies`; first comments are replies).
+_NEEDED_PERMISSIONS: dict[Network, tuple[tuple[str, str], ...]] = {
+    Network.THREADS: (("threads_manage_replies", "first comments on Threads will fail"),),
+}
+
+
+def _missing_permissions(permissions: Any) -> frozenset[str]:
+    """The needed permissions a test-connection answer does not grant. Its `permissions` is documented
+    without a shape: a list of granted names and a mapping of name to granted are both read; an absent
+    or unreadable value says nothing is missing."""
+    if isinstance(permissions, list):
+        granted = {p for p in permissions if isinstance(p, str)}
+    elif isinstance(permissions, Mapping):
+        granted = {k for k, v in permissions.items() if v is True or v == "granted"}
+    else:
+        return frozenset()
+    needed = {name for pairs in _NEEDED_PERMISSIONS.values() for name, _ in pairs}
+    return frozenset(needed - granted)
+
+
+def _is_mtproto(account: Account) -> bool:
+    # A Telegram bot connection stores the channel's negative chat id (telegram--100…); an MTProto
+    # connection stores the channel's positive id (telegram-123…): Publora's docs/platforms/telegram.md.
+    return account.network is Network.TELEGRAM and not account.account_id.partition("-")[2].startswith("-")
 
 
 def _parse_connection(row: Any) -> _Connection | None:

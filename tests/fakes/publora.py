@@ -94,6 +94,11 @@ TEXT_LIMITS = {
 # Only X chains: Publora's own text (sources/publora-api-skill.txt, "Threads Restriction") says
 # multi-post chains on Threads are temporarily unavailable; single posts and carousels still work.
 _AUTO_SPLIT = {"twitter"}
+# What test-connection lists as granted for a healthy connection (Threads replies: publora.md §4).
+_PERMISSIONS = {
+    "threads": ("threads_basic", "threads_content_publish", "threads_manage_replies"),
+    "linkedin": ("w_member_social", "r_basicprofile"),
+}
 _MEDIA_REQUIRED = {"instagram", "tiktok", "youtube"}
 # §4 allowlist of platformSettings keys (nested keys beyond these are not checked).
 _SETTINGS = {
@@ -248,6 +253,7 @@ class FakePublora:
         self._seq = 0
         self._down = False
         self._connections: dict[str, dict[str, Any]] = {}
+        self._permissions: dict[str, list[str]] = {}
         self._failing: dict[str, dict[str, Any]] = {}
         self._groups: dict[str, dict[str, Any]] = {}
         self._meta: dict[str, _Meta] = {}
@@ -329,7 +335,10 @@ class FakePublora:
         token_status: str = "valid",
         profile_url: str | None = None,
         subscription_type: str | None = None,
+        permissions: list[str] | None = None,
     ) -> str:
+        """`permissions`: what test-connection lists as granted (default: what the platform needs).
+        A Telegram `raw_id` without the leading "-" of a bot's chat id is an MTProto connection."""
         platform_id = f"{platform}-{raw_id}"
         expires_in = {"expired": "expired", "expiring_soon": "6d 23h"}.get(token_status)
         expires_at = None
@@ -351,6 +360,9 @@ class FakePublora:
                 "lastError": None,
                 "subscriptionType": subscription_type,
             }
+            self._permissions[platform_id] = (
+                list(permissions) if permissions is not None else list(_PERMISSIONS.get(platform, ()))
+            )
         return platform_id
 
     def fail_account(
@@ -772,15 +784,36 @@ class FakePublora:
     # -- endpoints --------------------------------------------------------------------------------
 
     def _test_connection(self, platform_id: str) -> _Reply:
-        # §2 leaves the answer's shape UNCONFIRMED ("ok/error with a message"); this fake answers
-        # {success, message} when the connection works and {success: false, error} when it does not.
+        # Publora's own text: {status: "ok"|"error", message, permissions, tokenExpiresIn}, HTTP 200 even
+        # when the test fails (its test-connection page adds platform, platformId, username,
+        # lastSuccessfulPost, lastError). Telegram MTProto connections always answer "Invalid bot
+        # connection" although they publish.
         with self._lock:
-            connection = self._connections.get(platform_id)
+            connection = copy.deepcopy(self._connections.get(platform_id))
+            permissions = list(self._permissions.get(platform_id, []))
         if connection is None:
-            return _error(404, "Platform connection not found")
+            return _error(404, "Connection not found")
+        platform, _, raw_id = platform_id.partition("-")
         if connection["tokenStatus"] == "expired":
-            return _Reply(200, {"success": False, "error": "Access token has expired; reconnect the account"})
-        return _Reply(200, {"success": True, "message": "Connection is working"})
+            status, message = "error", "Access token has expired; reconnect the account"
+        elif platform == "telegram" and not raw_id.startswith("-"):
+            status, message = "error", "Invalid bot connection"
+        else:
+            status, message = "ok", "Connection is working"
+        return _Reply(
+            200,
+            {
+                "platform": platform,
+                "platformId": platform_id,
+                "username": connection["username"],
+                "status": status,
+                "message": message,
+                "permissions": permissions,
+                "tokenExpiresIn": connection["tokenExpiresIn"],
+                "lastSuccessfulPost": connection["lastSuccessfulPost"],
+                "lastError": connection["lastError"],
+            },
+        )
 
     def _list_connections(self) -> _Reply:
         with self._lock:
