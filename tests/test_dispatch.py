@@ -289,3 +289,42 @@ def test_a_thread_for_x_and_threads_via_publora_chains_on_x_and_is_one_joined_po
     assert sent == {(x,): "Big news\n---\nHere is why", (threads,): "Big news\n\nHere is why"}
     assert status_of(db, post_id) is PostStatus.PUBLISHED
     assert "Published." in thread_text(slack)
+
+
+def test_the_link_reaches_the_thread_seconds_after_the_post_went_live(
+    slack: FakeSlack, publora: FakePublora, db: Database, real_now_clock: FakeClock
+) -> None:
+    app = make_app(slack, publora, db, real_now_clock)
+    post_id = approve(app, draft_for(publora))
+    app.dispatcher.run_once()
+    publora.wait_for(lambda: publora.published())  # live at the provider at its time
+
+    real_now_clock.advance(seconds=3)
+    app.dispatcher.run_once()
+    app.outbox.deliver_due()
+
+    assert status_of(db, post_id) is PostStatus.PUBLISHED
+    assert "Published." in thread_text(slack) and "https://x.com/i/web/status/" in thread_text(slack)
+
+
+def test_a_post_not_live_yet_is_checked_again_at_widening_intervals_up_to_the_usual_one(
+    slack: FakeSlack, publora: FakePublora, db: Database, real_now_clock: FakeClock
+) -> None:
+    publora.publish_delay = 3600  # stays scheduled at the provider
+    app = make_app(slack, publora, db, real_now_clock)
+    approve(app, draft_for(publora))
+    app.dispatcher.run_once()
+    start = real_now_clock.now()
+    checks: list[float] = []
+    for _ in range(180):  # three minutes, a second at a time
+        real_now_clock.advance(seconds=1)
+        before = len(publora.requests("get-post"))
+        app.dispatcher.run_once()
+        if len(publora.requests("get-post")) > before:
+            checks.append((real_now_clock.now() - start).total_seconds())
+
+    gaps = [b - a for a, b in zip([0.0, *checks], checks, strict=False)]
+    assert gaps[0] <= 5, checks  # the first check comes seconds after the post's time, not 30 s later
+    assert gaps == sorted(gaps) and max(gaps) == 30, checks  # widening, never beyond the usual interval
+    assert all(gap == 30 for gap in gaps[-3:]), checks
+    assert len(checks) <= 10, checks

@@ -56,6 +56,9 @@ class DispatchTuning:
     workers: int = 4
     #: Batches one run may claim back to back before it lets the scheduler loop go round.
     batches_per_run: int = 50
+    #: The first status check after the time the provider will publish: soon, so the team usually sees the
+    #: link within seconds; the checks after it double until they reach `follow_poll`.
+    follow_first: timedelta = timedelta(seconds=3)
     follow_poll: timedelta = timedelta(seconds=30)
     follow_poll_max: timedelta = timedelta(minutes=5)
     follow_timeout: timedelta = timedelta(hours=24)
@@ -65,6 +68,16 @@ class DispatchTuning:
     retry_max: timedelta = timedelta(minutes=10)
     # Publora's idempotency keys live 24 h; stop resubmitting well before they expire.
     idempotency_window: timedelta = timedelta(hours=20)
+
+
+def follow_delay(tuning: DispatchTuning, *, checks: int) -> timedelta:
+    """How long after the last status check (or after the time the provider will publish, when
+    `checks` is 0) the next one is made: `follow_first`, doubling while under `follow_poll`; then
+    `follow_poll`, doubling every ten checks up to `follow_poll_max`."""
+    early = tuning.follow_first * (1 << min(checks, 20))
+    if early < tuning.follow_poll:
+        return early
+    return min(tuning.follow_poll_max, tuning.follow_poll * (1 << min(checks // 10, 20)))
 
 
 class Dispatcher:
@@ -529,7 +542,7 @@ class Dispatcher:
     def _to_submitted(self, session: Session, post: Post, now: datetime) -> None:
         current = PostStatus(post.status)
         post.status = next_status(current, Event.SUBMITTED)
-        post.next_action_at = max(post.publish_at or now, now) + self._tuning.follow_poll
+        post.next_action_at = max(post.publish_at or now, now) + follow_delay(self._tuning, checks=0)
         post.lease_owner = None
         post.lease_expires_at = None
         post.polls = 0
@@ -646,7 +659,10 @@ class Dispatcher:
                 # A check that was never made (it gave way to due posts, or waits for the rate budget)
                 # does not slow the next ones down.
                 post.polls += 1
-            delay = min(self._tuning.follow_poll_max, self._tuning.follow_poll * (2 ** (post.polls // 10)))
+                delay = follow_delay(self._tuning, checks=post.polls)
+            else:
+                # Nor does it hurry them: the provider's budget is what it waited for.
+                delay = max(self._tuning.follow_poll, follow_delay(self._tuning, checks=post.polls))
             post.next_action_at = now + delay
             post.lease_owner = None
             post.lease_expires_at = None
