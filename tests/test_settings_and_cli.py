@@ -84,14 +84,9 @@ def fakes() -> Iterator[tuple[FakeSlack, FakePublora]]:
     slack.stop()
 
 
-HEAD = ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()
-
-
-def test_migrate_then_doctor_reports_everything_in_plain_words(
-    tmp_path: Path, fakes: tuple[FakeSlack, FakePublora]
-) -> None:
-    slack, publora = fakes
-    env = {
+def doctor_env(slack: FakeSlack, publora: FakePublora, tmp_path: Path) -> dict[str, str]:
+    """The settings `postgate doctor` needs, pointed at the fakes, with Publora as the provider."""
+    return {
         "SLACK_BOT_TOKEN": slack.bot_token,
         "SLACK_SIGNING_SECRET": "signing-secret-xyz",
         "SLACK_API_URL": slack.url,
@@ -101,6 +96,16 @@ def test_migrate_then_doctor_reports_everything_in_plain_words(
         "PUBLORA_API_KEY": "sk_test_0123456789.abcdef",
         "PUBLORA_BASE_URL": publora.url,
     }
+
+
+HEAD = ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()
+
+
+def test_migrate_then_doctor_reports_everything_in_plain_words(
+    tmp_path: Path, fakes: tuple[FakeSlack, FakePublora]
+) -> None:
+    slack, publora = fakes
+    env = doctor_env(slack, publora, tmp_path)
     before = run_cli("doctor", env=env, cwd=tmp_path)
     assert before.returncode == 1 and "not migrated; run `postgate migrate`" in before.stdout
     migrated = run_cli("migrate", env=env, cwd=tmp_path)
@@ -127,16 +132,7 @@ def test_doctor_says_what_publoras_connection_test_cannot_check_and_which_permis
     publora.add_connection("telegram", "1234567890", username="acme_news")  # MTProto: Publora's test fails
     publora.add_connection("threads", "2222", username="acme", permissions=["threads_basic"])
     publora.add_connection("threads", "3333", username="acme_too")  # every permission granted
-    env = {
-        "SLACK_BOT_TOKEN": slack.bot_token,
-        "SLACK_SIGNING_SECRET": "signing-secret-xyz",
-        "SLACK_API_URL": slack.url,
-        "DATABASE_URL": f"sqlite:///{tmp_path / 'p.db'}",
-        "POSTGATE_APPROVAL_CHANNEL": "C0APPROVALS",
-        "POSTGATE_APPROVERS": "U0ANA",
-        "PUBLORA_API_KEY": "sk_test_0123456789.abcdef",
-        "PUBLORA_BASE_URL": publora.url,
-    }
+    env = doctor_env(slack, publora, tmp_path)
     assert run_cli("migrate", env=env, cwd=tmp_path).returncode == 0
     report = run_cli("doctor", env=env, cwd=tmp_path)
     publora_line = next(line for line in report.stdout.splitlines() if "Publora:" in line)
@@ -163,14 +159,7 @@ def test_doctor_checks_every_configured_provider(
         publer.add_account("twitter", "Old X", status="disconnected")
         postoria.add_account("x", "@acme")
         env = {
-            "SLACK_BOT_TOKEN": slack.bot_token,
-            "SLACK_SIGNING_SECRET": "signing-secret-xyz",
-            "SLACK_API_URL": slack.url,
-            "DATABASE_URL": f"sqlite:///{tmp_path / 'p.db'}",
-            "POSTGATE_APPROVAL_CHANNEL": "C0APPROVALS",
-            "POSTGATE_APPROVERS": "U0ANA",
-            "PUBLORA_API_KEY": "sk_test_0123456789.abcdef",
-            "PUBLORA_BASE_URL": publora.url,
+            **doctor_env(slack, publora, tmp_path),
             "PUBLER_API_KEY": publer.api_key,
             "PUBLER_WORKSPACE_ID": publer.workspace_id,
             "PUBLER_BASE_URL": publer.url,

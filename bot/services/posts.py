@@ -151,9 +151,8 @@ class PostService:
             wants_queue=wants_queue,
             url_problems=url_problems,
         )
-        blocked = [
-            f"{t.label}: {(cannot_post or {})[t.key]}" for t in draft.targets if t.key in (cannot_post or {})
-        ]
+        refused = cannot_post or {}
+        blocked = [f"{t.label}: {refused[t.key]}" for t in draft.targets if t.key in refused]
         if blocked and DraftField.TARGETS not in errors:
             errors[DraftField.TARGETS] = " ".join(blocked)
         settings = self._workflow.settings(team_id)
