@@ -109,6 +109,14 @@ class ProviderOutcomeUnknown(ProviderError):
     retryable = True
 
 
+class ProviderStartOver(ProviderUnavailable):
+    """The provider's copy of an earlier try was unusable and has been removed from the provider.
+
+    Trying again under the same idempotency key would only find (or replay) that copy, so the next try
+    needs a fresh key; nothing of this submission is left at the provider to be published twice.
+    """
+
+
 class ProviderBudgetExhausted(ProviderRateLimited):
     """Postgate's own limiter held the request back to stay under the provider's rate limit.
 

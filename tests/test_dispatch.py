@@ -4,6 +4,7 @@ driven step by step with a controllable clock: lateness, unknown outcomes, outag
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -12,7 +13,7 @@ from sqlmodel import select
 from bot.db import repo
 from bot.db.engine import Database
 from bot.db.tables import OutboxMessage
-from bot.domain.model import Account, Draft, PostStatus
+from bot.domain.model import Account, Draft, MediaItem, PostStatus
 from bot.domain.networks import Network
 from bot.main import Postgate, build
 from bot.providers.base import RetryPolicy
@@ -289,6 +290,37 @@ def test_a_thread_for_x_and_threads_via_publora_chains_on_x_and_is_one_joined_po
     assert sent == {(x,): "Big news\n---\nHere is why", (threads,): "Big news\n\nHere is why"}
     assert status_of(db, post_id) is PostStatus.PUBLISHED
     assert "Published." in thread_text(slack)
+
+
+def test_a_post_whose_publora_copy_lost_its_photo_is_sent_afresh_with_it(
+    slack: FakeSlack, publora: FakePublora, db: Database, real_now_clock: FakeClock
+) -> None:
+    png = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 8
+    slack.add_file("F0PHOTO", "launch.png", png, mimetype="image/png", user=AUTHOR)
+    at = real_now_clock.now() + timedelta(minutes=10)
+    draft = draft_for(publora, at=at)
+    photo = MediaItem("launch.png", "image/png", size=len(png), slack_file_id="F0PHOTO")
+    app = make_app(slack, publora, db, real_now_clock)
+    post_id = approve(app, replace(draft, media=(photo,)))
+    real_now_clock.advance(minutes=10)
+    # Publora scheduled the post with its photo, but the answers were lost; then the photo went from the
+    # scheduled group (someone edited it in Publora), so trusting that group would post text only.
+    publora.fail_next("update-post", status=502, after_processing=True, times=2)
+    app.dispatcher.run_once()
+    [first] = publora.groups()
+    publora.remove_media(first)
+
+    for _ in range(3):
+        real_now_clock.advance(minutes=1)
+        app.dispatcher.run_once()
+
+    assert status_of(db, post_id) is PostStatus.SUBMITTED
+    [group_id] = publora.groups()
+    assert group_id != first  # the photo-less copy was withdrawn before it could go out
+    assert publora.groups()[group_id]["status"] == "scheduled"
+    assert [(m["sourceFileName"], m["status"], m["size"]) for m in publora.media(group_id)] == [
+        ("launch.png", "ready", len(png))
+    ]
 
 
 def test_the_link_reaches_the_thread_seconds_after_the_post_went_live(

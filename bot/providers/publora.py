@@ -38,6 +38,7 @@ from bot.errors import (
     ProviderError,
     ProviderOutcomeUnknown,
     ProviderRejected,
+    ProviderStartOver,
     ProviderTooLate,
     ProviderUnavailable,
 )
@@ -314,22 +315,73 @@ class PubloraProvider(HttpProvider):
         notes = list(_warning_texts(answer.get("warnings")))
         try:
             group = self._get_group(group_id)
-            if (_text(group.get("status")) or "draft").lower() != "draft":
-                # An earlier try of this submission got as far as scheduling; its answer was lost.
-                return SubmissionReceipt(group_id, parse_time(group.get("scheduledTime")), tuple(notes))
-            self._attach_files(group_id, group, files)
-            scheduled = self._schedule_draft(group_id, request)
+            if (_text(group.get("status")) or "draft").lower() == "draft":
+                self._attach_files(group_id, group, files)
+                scheduled = self._schedule_draft(group_id, request)
+            else:
+                scheduled = None
         except ProviderError as error:
             if not error.retryable:
                 # Nothing will come back for this draft: a retry of a refused submission is not made.
                 self._discard_draft(group_id)
             raise
+        if scheduled is None:
+            # An earlier try of this submission got as far as scheduling; its answer was lost. Its files
+            # were all in then, but the group may have lost them since (an edit in Publora's dashboard),
+            # and a receipt now would report a text-only post as published.
+            missing = _missing_files(group, files)
+            if missing:
+                raise self._without_media(group_id, group, missing, request)
+            return SubmissionReceipt(group_id, parse_time(group.get("scheduledTime")), tuple(notes))
         summary = scheduled.get("postGroup")
         effective = parse_time(scheduled.get("scheduledTime"))
         if effective is None and isinstance(summary, Mapping):
             effective = parse_time(summary.get("scheduledTime"))
         notes.extend(_warning_texts(scheduled.get("warnings")))
         return SubmissionReceipt(group_id, effective, tuple(notes))
+
+    def _without_media(
+        self,
+        group_id: str,
+        group: Mapping[str, Any],
+        missing: Sequence[MediaFile],
+        request: SubmitRequest,
+    ) -> ProviderError:
+        """The error for a group past draft that lacks `missing`, after taking it back if it can be.
+
+        Files cannot be uploaded into a scheduled group (it would silently turn into a draft), so one that
+        has not started is withdrawn exactly as a cancel does (paused, then deleted) and the post starts
+        over under a fresh key; one that has started or is live is left for a person to judge.
+        """
+        names = ", ".join(f"{_media_word(media)} {media.name}" for media in missing)
+        start_over = ProviderStartOver(
+            self.display_name,
+            f"Publora held this post without its {names}, so Postgate withdrew it there; "
+            "it is sent afresh with its media on the next try",
+            code="MEDIA_LOST",
+        )
+        refusal = self._too_late(group)
+        if refusal is None:
+            try:
+                self.cancel(group_id, request)
+            except ProviderTooLate as late:
+                refusal = late
+            else:
+                return start_over
+        elif (_text(group.get("status")) or "").lower() == "failed":
+            # Every target failed, so nothing is out: the group's records can go and the post start over.
+            self._discard_draft(group_id)
+            return start_over
+        if refusal.live:
+            what = "already published this post"
+        else:
+            what = "started publishing this post"
+        return ProviderRejected(
+            self.display_name,
+            f"Publora {what} without its {names}; check the accounts, and delete the post there if it "
+            "should not stay up",
+            code="MEDIA_LOST",
+        )
 
     def _attach_files(self, group_id: str, group: Mapping[str, Any], files: Sequence[MediaFile]) -> None:
         # get-upload-url has no idempotency key, so retries stay idempotent here instead: an earlier try
@@ -881,6 +933,16 @@ def _check_media(provider: str, media: Sequence[MediaFile]) -> None:
             provider,
             f"Publora imports at most {MAX_MEDIA_URLS} media links per post; this post has {len(urls)}",
         )
+
+
+def _missing_files(group: Mapping[str, Any], files: Sequence[MediaFile]) -> list[MediaFile]:
+    """The post's files that `group` does not hold as a ready media row (§5: get-post's `media[]`)."""
+    ready = [
+        entry
+        for entry in _list(group.get("media"))
+        if isinstance(entry, Mapping) and (_text(entry.get("status")) or "").lower() == "ready"
+    ]
+    return [media for media in files if _take_entry(ready, media.name) is None]
 
 
 def _take_entry(entries: list[Mapping[str, Any]], name: str) -> Mapping[str, Any] | None:

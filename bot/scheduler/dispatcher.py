@@ -29,7 +29,13 @@ from bot.domain.approval import Event, next_status
 from bot.domain.counting import effective_text
 from bot.domain.model import AccountOutcome, MediaItem, PostStatus, SubmissionReceipt
 from bot.domain.networks import Network
-from bot.errors import ProviderBudgetExhausted, ProviderError, ProviderOutcomeUnknown, ProviderRateLimited
+from bot.errors import (
+    ProviderBudgetExhausted,
+    ProviderError,
+    ProviderOutcomeUnknown,
+    ProviderRateLimited,
+    ProviderStartOver,
+)
 from bot.providers.base import MediaFile, Provider, SubmitRequest
 from bot.services.directory import AccountDirectory
 from bot.services.media import MediaSource, MediaUnavailable
@@ -297,7 +303,10 @@ class Dispatcher:
             if error.code == "SCHEDULED_TIME_IN_PAST" and attempt.tries > 1:
                 # Had the provider stored an earlier try it would have replayed that answer; it did
                 # not, so a fresh key and time cannot create a duplicate.
-                self._rotate_key(claim, attempt, error)
+                self._rotate_key(claim, attempt, error, publish_now=True)
+            elif isinstance(error, ProviderStartOver):
+                # The provider withdrew its copy of the earlier try; the old key would only find it.
+                self._rotate_key(claim, attempt, error, publish_now=False)
             elif error.retryable:
                 outcome.wait(error)
                 if isinstance(error, ProviderBudgetExhausted):
@@ -431,13 +440,16 @@ class Dispatcher:
             attempt.tries = row.tries
         return True
 
-    def _rotate_key(self, claim: Claim, attempt: PublishAttempt, error: ProviderError) -> None:
+    def _rotate_key(
+        self, claim: Claim, attempt: PublishAttempt, error: ProviderError, *, publish_now: bool
+    ) -> None:
         with self._fenced_attempt(claim, attempt) as fenced:
             if fenced is None:
                 return
             session, row = fenced
             row.idempotency_key = _new_key(row.post_id, row.version, row.provider)
-            row.publish_time = self._clock.now()
+            if publish_now:
+                row.publish_time = self._clock.now()
             row.maybe_received = False
             row.error = error.message
             session.add(row)

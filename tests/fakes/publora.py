@@ -431,6 +431,15 @@ class FakePublora:
         with self._lock:
             self._processing_delay[endpoint] = seconds
 
+    def remove_media(self, group_id: str) -> None:
+        """Drop a group's media rows and keep its status, as someone editing the post in Publora's
+        dashboard (or Publora losing the files) would: a scheduled group then goes out as text only."""
+        with self._lock:
+            group = self._groups[group_id]
+            for row in group["media"]:
+                self._forget_media(row["mediaId"])
+            group["media"] = []
+
     def set_post_limit(self, limit: int, *, plan_name: str = "Pro") -> None:
         """Enforce a monthly platform-post limit with 403 LimitExceededError (§9, §10)."""
         with self._lock:

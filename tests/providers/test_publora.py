@@ -527,6 +527,53 @@ def test_a_lost_upload_address_is_replaced_not_doubled(
     assert fake.groups()[group_id]["status"] == "scheduled"
 
 
+def test_a_scheduled_group_that_lost_its_file_is_taken_back_and_started_afresh(
+    fake: FakePublora, provider: PubloraProvider, tmp_path: Path
+) -> None:
+    x = fake.add_connection("twitter", "1", username="acme")
+    photo = media_file(tmp_path, "launch.png", "image/png", PNG)
+    sent = request(x, key="k-no-media", media=[photo], at=datetime.now(UTC) + timedelta(hours=1))
+    # An earlier try got the post scheduled with its photo, but its answer was lost; the photo has
+    # since gone from the group (edited in Publora's dashboard), so it would go out as text only.
+    fake.fail_next("update-post", status=502, after_processing=True, times=FAST.attempts)
+    with pytest.raises(ProviderUnavailable):
+        provider.submit(sent)
+    [group_id] = fake.groups()
+    fake.remove_media(group_id)
+
+    with pytest.raises(ProviderError) as caught:
+        provider.submit(sent)
+
+    assert caught.value.retryable and caught.value.code == "MEDIA_LOST"
+    assert "launch.png" in caught.value.message and "fresh" in caught.value.message
+    assert fake.groups() == {}  # paused, then deleted: it cannot go out without its photo
+    assert fake.published() == []
+
+
+def test_a_group_already_published_without_its_file_fails_in_plain_words(
+    fake: FakePublora, provider: PubloraProvider, tmp_path: Path
+) -> None:
+    x = fake.add_connection("twitter", "1", username="acme")
+    photo = media_file(tmp_path, "launch.png", "image/png", PNG)
+    sent = request(x, key="k-gone-out", media=[photo], at=datetime.now(UTC) + timedelta(seconds=1))
+    fake.fail_next("update-post", status=502, after_processing=True, times=FAST.attempts)
+    with pytest.raises(ProviderUnavailable):
+        provider.submit(sent)
+    [group_id] = fake.groups()
+    fake.remove_media(group_id)
+    fake.wait_for(lambda: fake.groups()[group_id]["status"] == "published")
+
+    with pytest.raises(ProviderRejected) as caught:
+        provider.submit(sent)
+
+    assert not caught.value.retryable
+    assert caught.value.message == (
+        "Publora already published this post without its image launch.png; "
+        "check the accounts, and delete the post there if it should not stay up"
+    )
+    assert list(fake.groups()) == [group_id]  # a live post is left for a person to judge
+
+
 def test_a_busy_probe_is_retried(fake: FakePublora, provider: PubloraProvider, tmp_path: Path) -> None:
     x = fake.add_connection("twitter", "1", username="acme")
     fake.fail_next(
