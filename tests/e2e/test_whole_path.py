@@ -306,3 +306,47 @@ def test_reject_list_help_failures_and_signatures(world: World) -> None:
         "database": True,
         "scheduler": True,
     }
+
+
+def _chosen_when(slack: FakeSlack, view_id: str) -> tuple[str, str | None]:
+    """The "When to publish" block of an open modal and the choice the person sees selected in it."""
+    view = slack.view(view_id)
+    block = next(b for b in view["blocks"] if str(b.get("block_id", "")).startswith("when"))
+    kept = view["state"]["values"].get(block["block_id"], {}).get("postgate_when")
+    option = kept["selected_option"] if kept else block["element"].get("initial_option")
+    return block["block_id"], (option or {}).get("value")
+
+
+def test_picking_a_date_and_time_chooses_to_publish_then(world: World) -> None:
+    slack, client = world.slack, world.client
+    view = world.open_composer()
+    assert _chosen_when(slack, view["id"])[1] == "on_approval"  # a new post starts "as soon as approved"
+
+    at = int((datetime.now(UTC) + timedelta(days=3)).replace(second=0, microsecond=0).timestamp())
+    client.click_in_view(AUTHOR, view_id=view["id"], action_id="postgate_publish_at", value=at)
+
+    # The modal switches to "At a date and time" by itself, and keeps what was picked.
+    slack.wait_for(lambda: _chosen_when(slack, view["id"])[1] == "at_time")
+    assert (
+        slack.view(view["id"])["state"]["values"]["publish_at"]["postgate_publish_at"]["selected_date_time"]
+        == at
+    )
+    response = client.submit_view(
+        AUTHOR, view["id"], {"text": "See you Thursday", "targets": [world.option(view, world.x)]}
+    )
+    assert response.status_code == 200 and "errors" not in response.text
+    root = world.root_for(1)
+    assert f"<!date^{at}^" in _text(root) and "As soon as approved" not in _text(root)
+
+    # Choosing "As soon as approved" again after picking is honoured: the person said so last.
+    view = world.open_composer()
+    client.click_in_view(AUTHOR, view_id=view["id"], action_id="postgate_publish_at", value=at)
+    when_block, _ = slack.wait_for(
+        lambda: (found := _chosen_when(slack, view["id"]))[1] == "at_time" and found
+    )
+    client.submit_view(
+        AUTHOR,
+        view["id"],
+        {"text": "Right away", "targets": [world.option(view, world.x)], when_block: "on_approval"},
+    )
+    assert "As soon as approved" in _text(world.root_for(2))

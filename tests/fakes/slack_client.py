@@ -342,8 +342,18 @@ class SlackClient:
             raise ValueError(f"view {view_id} belongs to {view['user_id']}, not {user_id}")
         self._check_on_top(user_id, view)
         block_id, element = self._find_element(view["blocks"], action_id)
-        values = self._state_values(view, dict(inputs or {}))
-        if inputs:
+        typed = dict(inputs or {})
+        block = next(b for b in view["blocks"] if b.get("block_id") == block_id)
+        if block.get("type") == "input":
+            # Slack sends an action from an input block only when the block has dispatch_action; the
+            # picked value is then part of the view's state as well.
+            if not block.get("dispatch_action"):
+                raise ValueError(
+                    f"{action_id} is in an input block without dispatch_action: Slack sends nothing"
+                )
+            typed[block_id] = value
+        values = self._state_values(view, typed)
+        if typed:
             self.fake.set_view_state(view_id, values)
         payload = self._common("block_actions", user_id) | {
             "container": {"type": "view", "view_id": view_id},

@@ -19,10 +19,15 @@ from bot.errors import DomainError
 from bot.providers.registry import KEYED_PROVIDERS
 from bot.services.container import Services
 from bot.services.credentials import NO_SECRET_KEY
-from bot.slack.ids import Action
+from bot.slack.ids import Action, ViewId
 from bot.slack.listeners.common import open_composer, publish_home, refresh_settings, settings_view, tell
-from bot.slack.views.compose import build_reject_modal, build_request_changes_modal, build_reschedule_modal
-from bot.slack.views.forms import parse_button_value, zone
+from bot.slack.views.compose import (
+    build_reject_modal,
+    build_request_changes_modal,
+    build_reschedule_modal,
+    with_time_chosen,
+)
+from bot.slack.views.forms import parse_button_value, picked_time, zone
 from bot.slack.views.history import build_history_modal
 from bot.slack.views.settings import (
     build_key_modal,
@@ -195,6 +200,23 @@ def handle_edit_button(ack: Ack, body: dict[str, Any], client: WebClient, servic
     )
 
 
+def handle_time_picked(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
+    """A time picked in the composer selects "At a date and time" (that is what the person means)."""
+    ack()
+    view = body.get("view")
+    if not isinstance(view, dict) or view.get("callback_id") != ViewId.COMPOSE:
+        return
+    picked = picked_time((view.get("state") or {}).get("values") or {})
+    updated = with_time_chosen(view, picked) if picked is not None else None
+    if updated is None:
+        return
+    try:
+        # The hash makes Slack refuse the update if the modal changed meanwhile (the accounts arriving).
+        client.views_update(view_id=str(view.get("id", "")), hash=view.get("hash"), view=updated)
+    except SlackApiError as error:
+        log.info("compose modal not switched to a date and time: %s", error.response.get("error"))
+
+
 def handle_history_button(ack: Ack, body: dict[str, Any], client: WebClient, services: Services) -> None:
     ack()
     team, user, channel = _who(body)
@@ -314,6 +336,7 @@ def register(app: App) -> None:
     app.action(Action.RESCHEDULE.value)(_modal_action(Event.RESCHEDULED, _reschedule_view))
     app.action(Action.EDIT.value)(handle_edit_button)
     app.action(Action.HISTORY.value)(handle_history_button)
+    app.action(Action.PUBLISH_AT.value)(handle_time_picked)
     app.action(Action.HOME_REFRESH.value)(handle_home_refresh)
     app.action(Action.OPEN_SETTINGS.value)(handle_open_settings)
     app.action(Action.ADD_RULE.value)(handle_add_rule)

@@ -58,7 +58,10 @@ def handle_compose_submission(
         ack(
             response_action="errors",
             errors=errors_for_slack(
-                errors, has_targets_input=form.has_targets_input, override_blocks=form.override_blocks
+                errors,
+                has_targets_input=form.has_targets_input,
+                override_blocks=form.override_blocks,
+                when_block=form.when_block,
             ),
         )
         return

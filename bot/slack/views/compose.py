@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -38,9 +38,12 @@ from bot.slack.views.forms import (
     COMMENT_MAX,
     INPUT_MAX,
     PRIVATE_METADATA_MAX,
+    find_when_block,
     kept_files_to_metadata,
     override_action_id,
     override_block_id,
+    when_block_id,
+    when_choice,
 )
 
 MODAL_TITLE_MAX = 24
@@ -134,27 +137,20 @@ def build_compose_modal(
     blocks.extend(_media_blocks(draft))
     with_queues = [p for p in providers or () if p.queues]
     when_options = _when_options([p.display_name for p in with_queues])
-    blocks.append(
-        InputBlock(
-            block_id=BlockId.WHEN,
-            label="When to publish",
-            element=RadioButtonsElement(
-                action_id=Action.WHEN,
-                options=when_options,
-                initial_option=_initial_when(when_options, draft),
-            ),
-        )
-    )
+    blocks.append(_when_block(when_options, _initial_when(when_options, draft), when_block_id()))
     publish_at = draft.publish_at if draft is not None and draft.publish_at else default_publish_time(now, tz)
     blocks.append(
         InputBlock(
             block_id=BlockId.PUBLISH_AT,
             label="Date and time",
             optional=True,
+            # Picking a time tells Postgate at once, so the modal can select "At a date and time": a
+            # person who picks a time means it, even with "As soon as approved" still selected.
+            dispatch_action=True,
             element=DateTimePickerElement(
                 action_id=Action.PUBLISH_AT, initial_date_time=int(publish_at.timestamp())
             ),
-            hint=f"Used when “At a date and time” is chosen. Your Slack time zone: {tz.key}.",
+            hint=f"Picking one selects “At a date and time”. Your Slack time zone: {tz.key}.",
         )
     )
     if with_queues:
@@ -188,6 +184,60 @@ def _compose_metadata(
     if files:
         data["files"] = files
     return json.dumps(data, separators=(",", ":"))
+
+
+def _when_block(options: Sequence[Option], initial: Option, block_id: str) -> InputBlock:
+    return InputBlock(
+        block_id=block_id,
+        label="When to publish",
+        element=RadioButtonsElement(action_id=Action.WHEN, options=list(options), initial_option=initial),
+    )
+
+
+def with_time_chosen(view: Mapping[str, Any], picked: int) -> View | None:
+    """The open compose modal `view` (as Slack sent it) with "At a date and time" selected, or None when it
+    is selected already (or the modal has no such choice).
+
+    Everything else is the modal as it stands; Slack keeps what the person typed in every other input
+    because their block and action ids do not change.
+    """
+    state = (view.get("state") or {}).get("values") or {}
+    if not isinstance(state, Mapping) or when_choice(state) == WhenChoice.AT_TIME:
+        return None
+    try:
+        return _switched_to_time(view, state, picked)
+    except (TypeError, ValueError, AttributeError):
+        return None  # not a modal Postgate built: nothing to switch
+
+
+def _switched_to_time(view: Mapping[str, Any], state: Mapping[str, Any], picked: int) -> View | None:
+    current = find_when_block(state)
+    blocks: list[Block] = []
+    switched = False
+    for raw in view.get("blocks") or []:
+        if isinstance(raw, Mapping) and raw.get("block_id") == current:
+            element = raw.get("element") or {}
+            options = Option.parse_all(element.get("options")) or []
+            at_time = next((o for o in options if o.value == WhenChoice.AT_TIME), None)
+            if at_time is None:
+                return None
+            blocks.append(_when_block(options, at_time, when_block_id(picked)))
+            switched = True
+            continue
+        block = Block.parse(dict(raw)) if isinstance(raw, Mapping) else None
+        if block is not None:
+            blocks.append(block)
+    if not switched:
+        return None
+    return View(
+        type="modal",
+        callback_id=ViewId.COMPOSE,
+        title=view.get("title"),
+        submit=view.get("submit"),
+        close=view.get("close"),
+        blocks=blocks,
+        private_metadata=view.get("private_metadata"),
+    )
 
 
 def _initial_when(options: Sequence[Option], draft: Draft | None) -> Option:

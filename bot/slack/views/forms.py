@@ -53,6 +53,41 @@ def override_block_id(network: Network) -> str:
     return f"{_OVERRIDE_PREFIX}{network.value}"
 
 
+def when_block_id(picked: int | None = None) -> str:
+    """The "When to publish" block: `Block.WHEN`, or after the person picked a time, an id of its own.
+
+    Slack keeps what a person chose in an input across views.update while its block and action ids stay
+    the same, so a modal that selects "At a date and time" for them needs a block id Slack has not seen.
+    """
+    return Block.WHEN if picked is None else f"{Block.WHEN}.{picked}"
+
+
+def find_when_block(values: Mapping[str, Any]) -> str:
+    """The id of the "When to publish" block among a view's state `values` (see `when_block_id`)."""
+    for block_id in values:
+        name = str(block_id)
+        if name == Block.WHEN or (
+            name.startswith(f"{Block.WHEN}.") and name[len(Block.WHEN) + 1 :].isdigit()
+        ):
+            return name
+    return Block.WHEN
+
+
+def picked_time(values: Mapping[str, Any]) -> int | None:
+    """The date and time in the picker, as UNIX seconds (None when empty or not a number)."""
+    raw = _value(values, Block.PUBLISH_AT, Action.PUBLISH_AT).get("selected_date_time")
+    if isinstance(raw, int | float) and not isinstance(raw, bool) and 0 <= raw < 2**40:
+        return int(raw)
+    return None
+
+
+def when_choice(values: Mapping[str, Any]) -> str | None:
+    """The value of the "When to publish" option the person has selected."""
+    option = _value(values, find_when_block(values), Action.WHEN).get("selected_option")
+    value = option.get("value") if isinstance(option, Mapping) else None
+    return value if isinstance(value, str) else None
+
+
 def override_action_id(network: Network) -> str:
     return Action.OVERRIDE_X if network is Network.X else Action.OVERRIDE_OTHER
 
@@ -70,6 +105,8 @@ class ComposeInput:
     version: int | None = None
     #: Override blocks the author filled in, in the modal's order (where override errors are shown).
     override_blocks: tuple[str, ...] = ()
+    #: The "When to publish" block as this modal names it (where errors about the choice are shown).
+    when_block: str = Block.WHEN
 
 
 def _value(values: Mapping[str, Any], block: str, action: str) -> Mapping[str, Any]:
@@ -104,13 +141,13 @@ def parse_compose(view: Mapping[str, Any]) -> ComposeInput:
         account = decode_account(str(option.get("value", "")), str(option.get("text", {}).get("text", "")))
         if account is not None:
             targets.append(account)
-    when = (_value(values, Block.WHEN, Action.WHEN).get("selected_option") or {}).get("value")
-    raw_time = _value(values, Block.PUBLISH_AT, Action.PUBLISH_AT).get("selected_date_time")
+    when = when_choice(values)
+    raw_time = picked_time(values)
     wants_time = when == WhenChoice.AT_TIME
     wants_queue = when == WhenChoice.QUEUE
     publish_at = None
-    if wants_time and isinstance(raw_time, int | float):
-        publish_at = datetime.fromtimestamp(int(raw_time), UTC)
+    if wants_time and raw_time is not None:
+        publish_at = datetime.fromtimestamp(raw_time, UTC)
     metadata = view_metadata(view)
     chosen = [_file_item(f) for f in _value(values, Block.MEDIA_FILES, Action.MEDIA_FILES).get("files") or []]
     files = tuple(f for f in chosen if f is not None)
@@ -146,6 +183,7 @@ def parse_compose(view: Mapping[str, Any]) -> ComposeInput:
         post_id=_int(metadata.get("post_id")),
         version=_int(metadata.get("version")),
         override_blocks=tuple(block for _, _, block in overrides),
+        when_block=find_when_block(values),
     )
 
 
@@ -231,7 +269,11 @@ def _queue(option: Any) -> Queue | None:
 
 
 def errors_for_slack(
-    errors: Mapping[DraftField, str], *, has_targets_input: bool, override_blocks: Sequence[str] = ()
+    errors: Mapping[DraftField, str],
+    *,
+    has_targets_input: bool,
+    override_blocks: Sequence[str] = (),
+    when_block: str = Block.WHEN,
 ) -> dict[str, str]:
     """Validation errors keyed by the block that shows them (an input block; Slack shows nothing else).
 
@@ -242,6 +284,8 @@ def errors_for_slack(
     for field, message in errors.items():
         if field is DraftField.OVERRIDES:
             block = override_blocks[0] if override_blocks else Block.TEXT
+        elif field is DraftField.WHEN:
+            block = when_block
         else:
             block = _ERROR_BLOCKS.get(field, Block.TEXT)
         if block == Block.TARGETS and not has_targets_input:
