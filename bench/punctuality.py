@@ -8,7 +8,10 @@ time. Two scenarios, each with a fresh database and a fresh app process:
 * burst: posts all due within the same second (1,000 at full size) on an unthrottled Publora that
   answers every create after a fixed delay: lateness, drain time, throughput beside the floor a bounded
   worker pool allows (workers / the fake's measured per-request latency), and whether the creates
-  arrived in due-time order.
+  arrived in due-time order;
+* link: posts due a few seconds apart that the fake Publora publishes at their time, without webhooks:
+  the time from the fake's `publishedAt` to the thread reply with the link in the fake Slack (what the
+  team waits for after the post is live).
 
 The composer refuses times less than a minute ahead, so the posts are drafted and approved before the
 app starts, in this process, through Postgate's own `PostService.create` and `PostService.approve` (the
@@ -27,6 +30,7 @@ import json
 import os
 import platform
 import random
+import re
 import statistics
 import tempfile
 import threading
@@ -43,23 +47,23 @@ from sqlmodel import col, func, select
 
 from bot.db.engine import Database, make_engine
 from bot.db.migrate import upgrade
-from bot.db.tables import OutboxMessage, Post
+from bot.db.tables import OutboxMessage, Post, PublishAttempt
 from bot.domain.model import Account, Draft, PostStatus
 from bot.domain.networks import Network
 from bot.main import build
 from bot.scheduler.dispatcher import DispatchTuning
 from bot.settings import Settings
 from tests.conftest import drop_postgres_database, fresh_postgres_database
-from tests.e2e.harness import AppProcess
-from tests.e2e.test_providers import ANA, AUTHOR, Fakes, app_env, make_fakes
+from tests.e2e.harness import AppProcess, message_text
+from tests.e2e.test_providers import ANA, APPROVALS, AUTHOR, Fakes, app_env, make_fakes
 
 RESULTS_DIR = Path(__file__).parent / "results"
 TEAM = "T0POSTGATE"
 POSTGRES_ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 
 SIZES: dict[str, dict[str, Any]] = {
-    "small": {"singles": 5, "single_gap": 1.0, "burst": 60},
-    "full": {"singles": 30, "single_gap": 2.0, "burst": 1000},
+    "small": {"singles": 5, "single_gap": 1.0, "burst": 60, "links": 3, "link_gap": 2.0},
+    "full": {"singles": 30, "single_gap": 2.0, "burst": 1000, "links": 20, "link_gap": 3.0},
 }
 # What the fake Publora takes to answer a create: a stand-in for a real API's answer time, so the floor
 # (workers / latency) is the provider's and not the loopback's.
@@ -68,6 +72,7 @@ DEFAULT_LATENCY = 0.1
 SHIPPED = {"POSTGATE_SWEEP_SECONDS": "30", "POSTGATE_FOLLOW_POLL_SECONDS": "30"}
 #: The dispatcher's pool width unless `--workers` says otherwise: Postgate's own default.
 DEFAULT_WORKERS = DispatchTuning().workers
+SCENARIOS = ("single", "burst", "links")
 
 
 # --- shared helpers -------------------------------------------------------------------------------
@@ -172,6 +177,7 @@ def percentiles(values: Sequence[float]) -> dict[str, float]:
     return {
         "min": ordered[0],
         "p50": rank(50),
+        "p90": rank(90),
         "p95": rank(95),
         "p99": rank(99),
         "max": ordered[-1],
@@ -409,6 +415,84 @@ def run_burst(kind: str, count: int, latency: float, workdir: Path, workers: int
     }
 
 
+def published_at(fakes: Fakes) -> dict[str, float]:
+    """Post group id → when the fake Publora put its post live (UNIX seconds, from `publishedAt`)."""
+    live: dict[str, float] = {}
+    for row in fakes.publora.published():
+        stamp = datetime.fromisoformat(str(row["publishedAt"]).replace("Z", "+00:00")).timestamp()
+        live.setdefault(row["postGroupId"], stamp)
+    return live
+
+
+def link_replies(fakes: Fakes) -> dict[int, float]:
+    """Post id → when its thread got the reply with the link (the fake Slack's ts is wall-clock time)."""
+    reported: dict[int, float] = {}
+    for root in fakes.slack.messages(APPROVALS):
+        number = re.search(r"Post #(\d+)", message_text(root))
+        if number is None:
+            continue
+        for reply in fakes.slack.replies(APPROVALS, root["ts"]):
+            if "Published." in message_text(reply) and "https://" in message_text(reply):
+                reported[int(number.group(1))] = float(reply["ts"])
+                break
+    return reported
+
+
+def run_links(kind: str, count: int, gap: float, workdir: Path) -> dict[str, Any]:
+    """Live at the fake → link in the thread, for posts published at their time (no webhooks)."""
+    fakes = make_fakes()
+    try:
+        account_id = fakes.publora.add_connection("twitter", "5151", username="acme")
+        account = Account("publora", account_id, Network.X, "@acme")
+        with database_url(kind, workdir) as url:
+            env = app_env(fakes, url, **SHIPPED)
+            env.pop("PUBLORA_WEBHOOK_SECRET", None)  # the case measured: no webhooks, status checks only
+            first = datetime.fromtimestamp(int(time.time() + lead_time(kind, fakes, account, count)) + 1, UTC)
+            planned = [
+                Planned(first + timedelta(seconds=i * gap), account, f"Punctuality link post {i + 1}")
+                for i in range(count)
+            ]
+            ids = seed_approved(env, planned)
+            app, _ready = start_app(env, workdir, "links")
+            try:
+                poll = float(SHIPPED["POSTGATE_FOLLOW_POLL_SECONDS"])
+                deadline = (first - datetime.now(UTC)).total_seconds() + count * gap + 3 * poll + 30
+                wait_until(lambda: len(link_replies(fakes)) >= count, deadline)
+                reported = link_replies(fakes)
+                problems = log_problems(app)
+            finally:
+                app.stop()
+            live = published_at(fakes)
+            group_of = _group_ids(url)
+    finally:
+        stop_fakes(fakes)
+    delays = [
+        reported[post_id] - live[group_of[post_id]]
+        for post_id in ids
+        if post_id in reported and group_of.get(post_id) in live
+    ]
+    return {
+        "posts": count,
+        "gap_s": gap,
+        "published_at_fake": len(live),
+        "reported_in_thread": len(reported),
+        "live_to_thread_s": percentiles(delays),
+        "follow_poll_s": float(SHIPPED["POSTGATE_FOLLOW_POLL_SECONDS"]),
+        "app_log": problems,
+    }
+
+
+def _group_ids(url: str) -> dict[int, str]:
+    """Post id → the provider's id for it (Publora's postGroupId), from the app's own records."""
+    db = Database(make_engine(url))
+    try:
+        with db.read() as session:
+            rows = session.exec(select(PublishAttempt.post_id, PublishAttempt.external_id)).all()
+    finally:
+        db.dispose()
+    return {int(post_id): str(external) for post_id, external in rows if external}
+
+
 def stop_fakes(fakes: Fakes) -> None:
     for fake in (fakes.publora, fakes.publer, fakes.postoria, fakes.slack):
         fake.stop()
@@ -418,14 +502,34 @@ def stop_fakes(fakes: Fakes) -> None:
 
 
 def print_report(result: dict[str, Any]) -> None:
-    single, burst = result["single"], result["burst"]
     print(f"Punctuality — {result['database']}, size {result['size']}")
     print(f"  posts: {result['how_posts_were_created']}")
+    if "single" in result:
+        _print_single(result["single"])
+    if "burst" in result:
+        _print_burst(result["burst"])
+    if "links" in result:
+        _print_links(result["links"])
+    for name in ("single", "burst", "links"):
+        part = result.get(name)
+        if part is None:
+            continue
+        early = part.get("app_ready_before_first_due_s")
+        if early is not None and early < 1:
+            print(f"  WARNING ({name}): the app was ready only {early:.1f} s before the first due time")
+        if part["app_log"]["tracebacks"]:
+            print(f"  WARNING ({name}): {part['app_log']['tracebacks']} tracebacks in the app's log")
+
+
+def _print_single(single: dict[str, Any]) -> None:
     print()
     print(f"Single posts ({single['posts']} posts, {single['gap_s']:g} s apart; goal {single['goal']})")
     _print_lateness(single["lateness_s"])
     print(f"  submitted {single['submitted']}/{single['posts']}, extra creates {single['extra_creates']}")
     print(f"  goal met: {'yes' if single['goal_met'] else 'NO'}")
+
+
+def _print_burst(burst: dict[str, Any]) -> None:
     print()
     print(
         f"Burst ({burst['posts']} posts due within {burst['due_within_s']:.3f} s, "
@@ -448,13 +552,24 @@ def print_report(result: dict[str, Any]) -> None:
         f"{order['displaced_beyond_pool_width']} posts displaced beyond the pool width ({burst['workers']})"
     )
     print(f"  submitted {burst['submitted']}/{burst['posts']}, extra creates {burst['extra_creates']}")
-    for name in ("single", "burst"):
-        part = result[name]
-        if part["app_ready_before_first_due_s"] < 1:
-            early = part["app_ready_before_first_due_s"]
-            print(f"  WARNING ({name}): the app was ready only {early:.1f} s before the first due time")
-        if part["app_log"]["tracebacks"]:
-            print(f"  WARNING ({name}): {part['app_log']['tracebacks']} tracebacks in the app's log")
+
+
+def _print_links(links: dict[str, Any]) -> None:
+    print()
+    print(
+        f"Link in the thread ({links['posts']} posts {links['gap_s']:g} s apart, live at their time, "
+        f"no webhooks, follow poll {links['follow_poll_s']:g} s)"
+    )
+    stats = links["live_to_thread_s"]
+    print(f"  {'live → reply':<12}" + "".join(f"{k:>9}" for k in ("p50", "p90", "p99", "max")))
+    print(
+        f"  {'(s)':<12}"
+        + "".join(f"{stats.get(k, float('nan')):>9.2f}" for k in ("p50", "p90", "p99", "max"))
+    )
+    print(
+        f"  reported {links['reported_in_thread']}/{links['posts']} "
+        f"(live at the fake: {links['published_at_fake']})"
+    )
 
 
 def _print_lateness(stats: dict[str, float]) -> None:
@@ -471,17 +586,26 @@ def run(
     results_dir: Path = RESULTS_DIR,
     latency: float = DEFAULT_LATENCY,
     workers: int = DEFAULT_WORKERS,
+    scenarios: Sequence[str] = SCENARIOS,
 ) -> dict[str, Any]:
     plan = SIZES[size]
+    parts: dict[str, Any] = {}
     with tempfile.TemporaryDirectory(prefix="postgate-bench-") as tmp:
         workdir = Path(tmp)
-        (workdir / "singles").mkdir()
-        (workdir / "burst").mkdir()
-        single = run_singles(database, plan["singles"], plan["single_gap"], latency, workdir / "singles")
-        burst = run_burst(database, plan["burst"], latency, workdir / "burst", workers)
+        for name in scenarios:
+            (workdir / name).mkdir()
+        if "single" in scenarios:
+            parts["single"] = run_singles(
+                database, plan["singles"], plan["single_gap"], latency, workdir / "single"
+            )
+        if "burst" in scenarios:
+            parts["burst"] = run_burst(database, plan["burst"], latency, workdir / "burst", workers)
+        if "links" in scenarios:
+            parts["links"] = run_links(database, plan["links"], plan["link_gap"], workdir / "links")
     result = {
         "bench": "punctuality",
-        "command": f"python -m bench.punctuality --size {size} --database {database} --workers {workers}",
+        "command": f"python -m bench.punctuality --size {size} --database {database} --workers {workers}"
+        + "".join(f" --only {name}" for name in scenarios if tuple(scenarios) != SCENARIOS),
         "database": database,
         "size": size,
         "machine": machine(),
@@ -491,10 +615,11 @@ def run(
             "dispatched them over HTTP to the fake Publora"
         ),
         "settings": {**SHIPPED, "POSTGATE_DISPATCH_WORKERS": str(workers)},
-        "single": single,
-        "burst": burst,
+        **parts,
     }
     name = "punctuality" if workers == DEFAULT_WORKERS else f"punctuality-{workers}-workers"
+    if tuple(scenarios) != SCENARIOS:
+        name += "-" + "-".join(scenarios)
     result["json"] = str(write_result(name, database, size, result, results_dir))
     return result
 
@@ -512,9 +637,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         default=DEFAULT_WORKERS,
         help="POSTGATE_DISPATCH_WORKERS for the app (default: Postgate's default)",
     )
+    parser.add_argument(
+        "--only", choices=SCENARIOS, action="append", help="run only this scenario (may be repeated)"
+    )
     parser.add_argument("--results-dir", type=Path, default=RESULTS_DIR)
     args = parser.parse_args(argv)
-    result = run(args.size, args.database, args.results_dir, args.latency, args.workers)
+    scenarios = tuple(s for s in SCENARIOS if s in args.only) if args.only else SCENARIOS
+    result = run(args.size, args.database, args.results_dir, args.latency, args.workers, scenarios)
     print_report(result)
     print(f"\nfigures written to {result['json']}")
     return 0

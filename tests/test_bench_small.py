@@ -81,6 +81,11 @@ def test_punctuality_runs_at_small_size(tmp_path: Path) -> None:
     assert burst["throughput_posts_per_s"] > 0 and burst["floor"]["floor_posts_per_s"] > 0
     assert 0 <= burst["order"]["displaced_beyond_pool_width"] <= burst["posts"]
     assert single["app_log"]["tracebacks"] == burst["app_log"]["tracebacks"] == 0
+    links = result["links"]
+    assert links["posts"] == links["reported_in_thread"] == links["published_at_fake"] == size["links"]
+    delays = links["live_to_thread_s"]
+    assert 0 < delays["p50"] <= delays["p90"] <= delays["p99"] <= delays["max"]
+    assert links["app_log"]["tracebacks"] == 0
 
 
 def test_rate_ceiling_runs_at_small_size(tmp_path: Path) -> None:

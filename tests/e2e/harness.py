@@ -27,6 +27,8 @@ class AppProcess:
         self.port = free_port()
         self.env = {
             "PATH": os.environ.get("PATH", ""),
+            # Passed on so a benchmark of another checkout (PYTHONPATH=that checkout) runs its own app.
+            **({"PYTHONPATH": os.environ["PYTHONPATH"]} if os.environ.get("PYTHONPATH") else {}),
             "PYTHONUNBUFFERED": "1",
             "PORT": str(self.port),
             "POSTGATE_HOST": "127.0.0.1",
