@@ -15,6 +15,7 @@ from bot.logs import configure_logging
 from bot.settings import Settings
 
 if TYPE_CHECKING:
+    from bot.providers.base import Provider
     from bot.providers.registry import Credentials
 
 
@@ -174,8 +175,33 @@ def doctor(settings: Settings) -> int:
                     bad(f"{provider.display_name}: {account.label}: {account.cannot_post}")
         except ProviderError as error:
             bad(f"{provider.display_name}: {error.message}")
+            wrong_workspace = _unreached_workspace(provider, settings)
+            if wrong_workspace:
+                bad(wrong_workspace)
     print("All good." if problems == 0 else f"{problems} problem(s) found.")
     return 0 if problems == 0 else 1
+
+
+def _unreached_workspace(provider: Provider, settings: Settings) -> str | None:
+    """When the provider lists the key's workspaces and the configured one is not among them, a line
+    naming the ones it reaches (so the admin can copy the right id); None otherwise."""
+    from bot.providers.base import ListsWorkspaces
+
+    name = provider.name
+    configured = getattr(settings, f"{name}_workspace_id", None)
+    if not isinstance(provider, ListsWorkspaces) or not configured:
+        return None
+    try:
+        reached = provider.list_workspaces()
+    except ProviderError:
+        return None  # the key itself failed; the line above says so
+    if any(w.workspace_id == configured for w in reached):
+        return None
+    variable = f"{name.upper()}_WORKSPACE_ID"
+    if not reached:
+        return f"{variable} {configured} is not a workspace this key reaches, and it reaches none"
+    names = ", ".join(f"{w.name} ({w.workspace_id})" for w in reached)
+    return f"{variable} {configured} is not a workspace this key reaches; it reaches: {names}"
 
 
 def _outbox_arguments(parser: argparse.ArgumentParser) -> None:

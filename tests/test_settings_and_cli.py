@@ -192,3 +192,28 @@ def test_doctor_checks_every_configured_provider(
     finally:
         publer.stop()
         postoria.stop()
+
+
+def test_doctor_names_the_publer_workspaces_the_key_reaches_when_the_configured_one_is_wrong(
+    tmp_path: Path, fakes: tuple[FakeSlack, FakePublora]
+) -> None:
+    slack, publora = fakes
+    publer = FakePubler(api_key="publer-key-123456", list_shape="quickstart").start()
+    try:
+        client = publer.add_workspace("Client Workspace")
+        env = {
+            **doctor_env(slack, publora, tmp_path),
+            "PUBLER_API_KEY": publer.api_key,
+            "PUBLER_WORKSPACE_ID": "5f8d7a62c9e77e001f36e3a1",  # not one of the key's
+            "PUBLER_BASE_URL": publer.url,
+        }
+        assert run_cli("migrate", env=env, cwd=tmp_path).returncode == 0
+        report = run_cli("doctor", env=env, cwd=tmp_path)
+
+        assert report.returncode == 1
+        line = next(line for line in report.stdout.splitlines() if "PUBLER_WORKSPACE_ID" in line)
+        assert "FAIL" in line and "5f8d7a62c9e77e001f36e3a1 is not a workspace this key reaches" in line
+        assert f"Marketing Team ({publer.workspace_id})" in line and f"Client Workspace ({client})" in line
+        assert publer.api_key not in report.stdout + report.stderr
+    finally:
+        publer.stop()

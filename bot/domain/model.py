@@ -151,6 +151,14 @@ class Queue:
 
 
 @dataclass(frozen=True)
+class Workspace:
+    """A provider workspace an API key can reach (Publer): the id its requests name, and its name."""
+
+    workspace_id: str
+    name: str
+
+
+@dataclass(frozen=True)
 class Draft:
     """What the author asked for: the text, the accounts, when (None = as soon as approved), the media,
     and optionally a provider queue (Postoria) that picks the time instead."""

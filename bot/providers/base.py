@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import IO, Any, Protocol
+from typing import IO, Any, Protocol, runtime_checkable
 
 import httpx
 
@@ -27,6 +27,7 @@ from bot.domain.model import (
     PublicationState,
     Queue,
     SubmissionReceipt,
+    Workspace,
 )
 from bot.errors import (
     ProviderAuthError,
@@ -158,6 +159,15 @@ class Provider(Protocol):
 
         Connections whose tokens are expired or expiring are named in the sentence.
         """
+        ...
+
+
+@runtime_checkable
+class ListsWorkspaces(Protocol):
+    """A provider whose key reaches several workspaces and that can list them (Publer)."""
+
+    def list_workspaces(self) -> list[Workspace]:
+        """The workspaces the key can reach, in the provider's order; raises ProviderError."""
         ...
 
 

@@ -34,6 +34,7 @@ from bot.domain.model import (
     MediaKind,
     PublicationState,
     SubmissionReceipt,
+    Workspace,
 )
 from bot.domain.networks import Network
 from bot.errors import (
@@ -177,14 +178,14 @@ class PublerProvider(HttpProvider):
         job_poll_interval: float = 1.0,
         job_wait: float = 60.0,
     ) -> None:
-        # Every request carries the workspace header; only /users/me and /workspaces do without it (§1).
+        # Every request carries the workspace header; only /users/me and /workspaces do without it (§1),
+        # which is all a key being entered, before its workspace is picked, is asked.
+        headers = {"Authorization": f"Bearer-API {api_key}", "Accept": "application/json"}
+        if workspace_id:
+            headers["Publer-Workspace-Id"] = workspace_id
         client = httpx.Client(
             base_url=base_url,
-            headers={
-                "Authorization": f"Bearer-API {api_key}",
-                "Publer-Workspace-Id": workspace_id,
-                "Accept": "application/json",
-            },
+            headers=headers,
             timeout=httpx.Timeout(timeout, connect=5.0),
             transport=transport,
         )
@@ -239,6 +240,21 @@ class PublerProvider(HttpProvider):
             sentence += f" ({len(skipped)} more on networks Postgate does not post to: {names})"
         # Publer reports no connection health (§2); an expired connection shows up as a failed post.
         return sentence
+
+    def list_workspaces(self) -> list[Workspace]:
+        """§2 `GET /workspaces` (no workspace header). The reference's rows carry plan/owner, the
+        getting-started guide's a role; both have the id and name, which is all that is read."""
+        rows = _unwrap(self.request("GET", "/workspaces"))
+        if isinstance(rows, Mapping) and isinstance(rows.get("workspaces"), list):
+            rows = rows["workspaces"]
+        if not isinstance(rows, list):
+            raise ProviderUnavailable(self.display_name, "answered without a list of workspaces")
+        found: list[Workspace] = []
+        for row in rows:
+            workspace_id = identifier(row.get("id")) if isinstance(row, Mapping) else None
+            if workspace_id and all(w.workspace_id != workspace_id for w in found):
+                found.append(Workspace(workspace_id, _text(row.get("name")) or workspace_id))
+        return found
 
     def _accounts(self) -> tuple[list[Account], list[str]]:
         """(usable accounts, Publer provider names of the accounts left out)."""

@@ -35,6 +35,8 @@ log = logging.getLogger(__name__)
 KEYED_PROVIDERS: Mapping[str, str] = {"publora": "Publora", "publer": "Publer", "postoria": "Postoria"}
 #: Providers whose API also needs a workspace id beside the key.
 NEEDS_WORKSPACE = frozenset({"publer", "postoria"})
+#: Of those, the ones whose key lists its workspaces (`ListsWorkspaces`), so an admin picks one.
+LISTS_WORKSPACES = frozenset({"publer"})
 #: How often, at most, a replica asks the database whether the stored keys changed.
 CHECK_EVERY_SECONDS = 5.0
 

@@ -25,8 +25,9 @@ from bot.clock import Clock, as_utc
 from bot.db import repo
 from bot.db.engine import Database
 from bot.db.tables import ProviderCredential
+from bot.domain.model import Workspace
 from bot.errors import ConfigError, DomainError, ProviderAuthError, ProviderError, ProviderRejected
-from bot.providers.base import Provider
+from bot.providers.base import ListsWorkspaces, Provider
 from bot.providers.registry import (
     KEYED_PROVIDERS,
     NEEDS_WORKSPACE,
@@ -203,6 +204,14 @@ class KeyCheckFailed(DomainError):
 
 
 @dataclass(frozen=True)
+class WorkspaceListing:
+    """The workspaces a typed key reaches, or why they could not be listed (then the id is typed)."""
+
+    workspaces: tuple[Workspace, ...]
+    problem: str | None = None
+
+
+@dataclass(frozen=True)
 class KeyStatus:
     """What the settings modal says about one provider's key; never the key."""
 
@@ -341,6 +350,54 @@ class ProviderKeys:
             ) from None
         return f"{count} account{'' if count == 1 else 's'}"
 
+    def status(self, provider: str) -> KeyStatus | None:
+        return next((status for status in self.statuses() if status.provider == provider), None)
+
+    def workspaces(self, provider: str, api_key: str, *, user_id: str) -> WorkspaceListing | None:
+        """The workspaces a typed key reaches, for the admin to pick one, within `check_seconds`.
+
+        None when the provider has no workspace list to offer (the admin types the id). Raises
+        KeyCheckFailed when the provider refuses the key itself; any other failure (the key lacks the
+        `workspaces` scope, the provider is slow) comes back as a listing with a `problem` and no
+        workspaces, so the admin can still type the id.
+        """
+        display = _display(provider)
+        credentials = Credentials(api_key=api_key)
+        self._redact(credentials.secrets())
+        try:
+            candidate = self._providers.candidate(provider, credentials, timeout=self._check_seconds)
+        except Exception:
+            log.exception("building %s to list workspaces failed", display)
+            return WorkspaceListing((), f"Postgate could not ask {display} for the workspaces")
+        if not isinstance(candidate, ListsWorkspaces):
+            _close(candidate)
+            return None
+        future = self._checks.submit(_list_workspaces, candidate)
+        try:
+            found = future.result(timeout=self._check_seconds)
+        except CheckTimedOut:
+            problem = f"{display} did not list the workspaces within {self._check_seconds:g} seconds"
+        except ProviderAuthError as error:
+            if error.status != 403:
+                message = f"{display} refused this key: {_scrubbed(error.message, credentials.secrets())}"
+                log.info("a %s key entered by %s was refused: %s", display, user_id, message)
+                raise KeyCheckFailed(message) from None
+            problem = (
+                f"this key may not list the workspaces ({_scrubbed(error.message, credentials.secrets())})"
+            )
+        except ProviderError as error:
+            problem = (
+                f"{display} did not list the workspaces ({_scrubbed(error.message, credentials.secrets())})"
+            )
+        except Exception:
+            log.exception("listing %s workspaces failed unexpectedly", display)
+            problem = f"Postgate could not ask {display} for the workspaces"
+        else:
+            if not found:
+                raise KeyCheckFailed(f"This {display} key reaches no workspace.")
+            return WorkspaceListing(tuple(found), None)
+        return WorkspaceListing((), problem)
+
     def save(self, provider: str, credentials: Credentials, *, user_id: str) -> None:
         """Store a checked key; it is in force on this replica at once, on the others within seconds."""
         self._redact(credentials.secrets())
@@ -374,9 +431,20 @@ def _list_accounts(provider: Provider) -> int:
     try:
         return len(provider.list_accounts())
     finally:
-        close = getattr(provider, "close", None)
-        if callable(close):
-            close()
+        _close(provider)
+
+
+def _list_workspaces(provider: ListsWorkspaces) -> list[Workspace]:
+    try:
+        return provider.list_workspaces()
+    finally:
+        _close(provider)
+
+
+def _close(provider: object) -> None:
+    close = getattr(provider, "close", None)
+    if callable(close):
+        close()
 
 
 def _scrubbed(message: str, secrets: Sequence[str]) -> str:

@@ -80,6 +80,7 @@ class Action(StrEnum):
     # Provider key modal inputs.
     KEY_API = "postgate_key_api"
     KEY_WORKSPACE = "postgate_key_workspace"
+    KEY_WORKSPACE_PICK = "postgate_key_workspace_pick"
     KEY_WEBHOOK = "postgate_key_webhook"
 
 

@@ -133,8 +133,9 @@ def test_a_key_entered_in_slack_publishes_and_no_secret_leaks_anywhere(
 
     # A mistyped key: Publer refuses it (and echoes it); the error shows on the field.
     modal = key_modal(w, settings, "publer")
+    assert [b["block_id"] for b in modal["blocks"] if b["type"] == "input"] == ["key_api"]  # the key first
     fakes.publer.fail_next(
-        "accounts",
+        "workspaces",
         status=401,
         body={"errors": [f"Invalid API key {MISTYPED_KEY} (Bearer-API {MISTYPED_KEY})"]},
     )
@@ -142,18 +143,32 @@ def test_a_key_entered_in_slack_publishes_and_no_secret_leaks_anywhere(
     answers.append(refused.text)
     assert "Publer refused this key" in refused.json()["errors"]["key_api"]
 
-    # The right key while Publer fails with the Authorization header in its body: not saved, said inline.
+    # The right key: the modal now offers the workspaces it reaches, and still holds the key as typed.
+    client_workspace = fakes.publer.add_workspace("Client Workspace")
+    listed = w.client.submit_view(ADMIN, modal["id"], {"key_api": ENTERED_KEY})
+    answers.append(listed.text)
+    assert listed.json()["response_action"] == "update" and ENTERED_KEY not in listed.text
+    picker = next(b for b in w.slack.view(modal["id"])["blocks"] if b.get("block_id") == "key_workspace")
+    assert [o["text"]["text"] for o in picker["element"]["options"]] == [
+        f"Marketing Team ({fakes.publer.workspace_id})",
+        f"Client Workspace ({client_workspace})",
+    ]
+    assert picker["element"]["initial_option"]["value"] == fakes.publer.workspace_id  # the one in use
+    kept = w.slack.view(modal["id"])["state"]["values"]["key_api"]["postgate_key_api"]["value"]
+    assert kept == ENTERED_KEY  # Slack keeps the pasted key: same block and action ids
+
+    # Picked, while Publer fails with the Authorization header in its body: not saved, said inline.
     fakes.publer.fail_next(
         "accounts",
         status=500,
         body={"errors": [f"upstream error; request had Authorization: Bearer-API {ENTERED_KEY}"]},
     )
-    unchecked = w.client.submit_view(ADMIN, modal["id"], {"key_api": ENTERED_KEY})
+    unchecked = w.client.submit_view(ADMIN, modal["id"], {"key_workspace": fakes.publer.workspace_id})
     answers.append(unchecked.text)
     assert "could not be asked whether this key works" in unchecked.json()["errors"]["key_api"]
 
     # Again, with Publer answering: checked, saved, the modal closes and the settings say who entered it.
-    saved = w.client.submit_view(ADMIN, modal["id"], {"key_api": ENTERED_KEY})
+    saved = w.client.submit_view(ADMIN, modal["id"])
     answers.append(saved.text)
     assert saved.status_code == 200 and saved.content in (b"", b"{}"), saved.text
     settings = settings_showing(w, f"*Publer* · key entered in Slack by <@{ADMIN}>")

@@ -255,6 +255,8 @@ class FakePubler:
         self._threads: list[threading.Thread] = []
         self._down = False
         self._accounts: dict[str, dict[str, Any]] = {}
+        # The key's own workspace (which holds the accounts) is "Marketing Team"; more may be added.
+        self._workspace_names: dict[str, str] = {workspace_id: "Marketing Team"}
         self._failing: dict[str, tuple[str, str]] = {}
         self._failing_urls: dict[str, str] = {}
         self._failing_jobs: deque[str] = deque()
@@ -314,6 +316,13 @@ class FakePubler:
         self.stop()
 
     # -- steering ---------------------------------------------------------------------------------
+
+    def add_workspace(self, name: str, workspace_id: str | None = None) -> str:
+        """Another workspace the key's user belongs to (without accounts); returns its id."""
+        new_id = workspace_id or _oid()
+        with self._lock:
+            self._workspace_names[new_id] = name
+        return new_id
 
     def add_account(
         self, provider: str, name: str, *, account_type: str | None = None, status: str | None = None
@@ -633,6 +642,8 @@ class FakePubler:
         if route == ("GET", "accounts"):
             with self._lock:
                 accounts = copy.deepcopy(list(self._accounts.values()))
+                if headers.get("publer-workspace-id") != self.workspace_id:
+                    accounts = []  # the other workspaces have no accounts connected
                 # The getting-started guide's shape; the reference's is the bare array.
                 return _Reply(200, {"accounts": accounts} if self.list_shape == "quickstart" else accounts)
         if route == ("POST", "media"):
@@ -658,7 +669,9 @@ class FakePubler:
         workspace_id = headers.get("publer-workspace-id")
         if not workspace_id:
             return _errors(403, "Missing Publer-Workspace-Id header")
-        if workspace_id != self.workspace_id:
+        with self._lock:
+            known = workspace_id in self._workspace_names
+        if not known:
             return _errors(403, "You do not have access to this workspace")
         return None
 
@@ -679,19 +692,26 @@ class FakePubler:
 
     def _workspaces(self) -> _Reply:
         owner = {"id": self.user_id, "email": "owner@acme.example", "name": self.user_name}
-        return _Reply(
-            200,
-            [
+        with self._lock:
+            names = dict(self._workspace_names)
+        if self.list_shape == "quickstart":
+            # The getting-started guide's rows: id, name, role, picture.
+            rows = [
                 {
-                    "id": self.workspace_id,
-                    "name": "Marketing Team",
-                    "plan": "business",
+                    "id": wid,
+                    "name": name,
+                    "role": "owner" if wid == self.workspace_id else "admin",
                     "picture": None,
-                    "members": [],
-                    "owner": owner,
                 }
-            ],
-        )
+                for wid, name in names.items()
+            ]
+        else:
+            # The reference's rows: id, name, plan, picture, members, owner.
+            rows = [
+                {"id": wid, "name": name, "plan": "business", "picture": None, "members": [], "owner": owner}
+                for wid, name in names.items()
+            ]
+        return _Reply(200, rows)
 
     def _upload(self, form: dict[str, _Part] | None) -> _Reply:
         part = (form or {}).get("file")

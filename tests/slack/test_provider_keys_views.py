@@ -6,9 +6,10 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from bot.domain.model import Workspace
 from bot.domain.workspace import WorkspaceSettings
 from bot.providers.registry import Credentials, Origin
-from bot.services.credentials import KeyStatus
+from bot.services.credentials import KeyStatus, WorkspaceListing
 from bot.slack.ids import Action, Block, ViewId
 from bot.slack.views.settings import (
     KeysSection,
@@ -21,6 +22,7 @@ from tests.fakes.slack_limits import input_blocks
 from tests.slack.test_home_views import accepted, buttons, texts
 
 ENTERED = datetime(2026, 11, 20, 9, 30, tzinfo=UTC)
+PUBLER_WS = "61a7c2e4f9e8c3b2d1e0f9a8"
 STATUSES = (
     KeyStatus(provider="publora", display_name="Publora", origin=Origin.ENVIRONMENT, in_environment=True),
     KeyStatus(
@@ -95,13 +97,42 @@ def test_removing_the_only_key_warns_that_publishing_stops() -> None:
 
 
 def test_the_key_modal_asks_for_what_each_provider_needs() -> None:
+    # Publer: the key alone first; its workspaces are listed once the key is checked.
     publer = accepted(build_key_modal(STATUSES[1]))
     assert publer["callback_id"] == ViewId.SETTINGS_KEY
     inputs = {b["block_id"]: b for b in input_blocks(publer)}
-    assert list(inputs) == [Block.KEY_API, Block.KEY_WORKSPACE]
+    assert list(inputs) == [Block.KEY_API]
     assert inputs[Block.KEY_API]["element"]["type"] == "plain_text_input"
     assert "initial_value" not in inputs[Block.KEY_API]["element"]  # a key is never shown again
-    assert inputs[Block.KEY_WORKSPACE]["element"]["initial_value"] == "61a7c2e4f9e8c3b2d1e0f9a8"
+    assert publer["submit"]["text"] == "Check the key"
+
+    # Then the same key input (so Slack keeps what was pasted) and the workspaces to pick from.
+    listing = WorkspaceListing(
+        (Workspace("60a2e45f9b3c8d002a4b7c32", "Client"), Workspace(PUBLER_WS, "Marketing"))
+    )
+    picking = accepted(build_key_modal(STATUSES[1], listing))
+    inputs = {b["block_id"]: b for b in input_blocks(picking)}
+    assert list(inputs) == [Block.KEY_API, Block.KEY_WORKSPACE]
+    assert inputs[Block.KEY_API]["element"]["action_id"] == Action.KEY_API
+    picker = inputs[Block.KEY_WORKSPACE]["element"]
+    assert picker["type"] == "static_select" and picker["action_id"] == Action.KEY_WORKSPACE_PICK
+    assert [o["text"]["text"] for o in picker["options"]] == [
+        "Client (60a2e45f9b3c8d002a4b7c32)",
+        f"Marketing ({PUBLER_WS})",
+    ]
+    assert picker["initial_option"]["value"] == PUBLER_WS  # the one in use stays selected
+    assert picking["submit"]["text"] == "Check and save"
+
+    # When they could not be listed, the id is typed, and the modal says why.
+    fallback = accepted(
+        build_key_modal(STATUSES[1], WorkspaceListing((), "this key may not list the workspaces"))
+    )
+    inputs = {b["block_id"]: b for b in input_blocks(fallback)}
+    assert inputs[Block.KEY_WORKSPACE]["element"]["initial_value"] == PUBLER_WS
+    assert "this key may not list the workspaces, so type the workspace ID below" in texts(fallback)
+
+    postoria = accepted(build_key_modal(STATUSES[2]))
+    assert [b["block_id"] for b in input_blocks(postoria)] == [Block.KEY_API, Block.KEY_WORKSPACE]
 
     publora = accepted(build_key_modal(STATUSES[0]))
     inputs = {b["block_id"]: b for b in input_blocks(publora)}
@@ -124,8 +155,13 @@ def test_a_key_submission_parses_to_credentials() -> None:
     view = accepted(build_key_modal(STATUSES[1]))
     provider, credentials, errors = parse_key(submitted(view, {Block.KEY_API: "  publer-new-key-42  "}))
     assert (provider, errors) == ("publer", {})
-    assert credentials == Credentials(api_key="publer-new-key-42", workspace_id="61a7c2e4f9e8c3b2d1e0f9a8")
+    assert credentials == Credentials(api_key="publer-new-key-42")  # the workspace is picked next
     assert "publer-new-key-42" not in repr(credentials)
+
+    picking = accepted(build_key_modal(STATUSES[1], WorkspaceListing((Workspace(PUBLER_WS, "Marketing"),))))
+    _, credentials, errors = parse_key(submitted(picking, {Block.KEY_API: "publer-new-key-42"}))
+    assert errors == {}
+    assert credentials == Credentials(api_key="publer-new-key-42", workspace_id=PUBLER_WS)
 
     publora = accepted(build_key_modal(STATUSES[0]))
     _, credentials, _ = parse_key(submitted(publora, {Block.KEY_API: "sk_abc", Block.KEY_WEBHOOK: "whsec_1"}))
@@ -133,14 +169,14 @@ def test_a_key_submission_parses_to_credentials() -> None:
 
 
 def test_a_mangled_key_is_refused_without_repeating_it() -> None:
-    view = accepted(build_key_modal(STATUSES[1]))
-    typed = "publer secret key\nwith a line break"
+    view = accepted(build_key_modal(STATUSES[2]))
+    typed = "postoria secret key\nwith a line break"
     _, credentials, errors = parse_key(submitted(view, {Block.KEY_API: typed, Block.KEY_WORKSPACE: " "}))
     assert credentials is None
     assert set(errors) == {Block.KEY_API, Block.KEY_WORKSPACE}
     assert "no spaces, line breaks" in errors[Block.KEY_API]
     assert "needs the workspace ID" in errors[Block.KEY_WORKSPACE]
-    assert not any(part in str(errors) for part in ("publer secret", "with a line break"))
+    assert not any(part in str(errors) for part in ("postoria secret", "with a line break"))
 
 
 def test_a_forged_provider_is_refused() -> None:

@@ -10,8 +10,9 @@ from slack_bolt import Ack, App
 from slack_sdk import WebClient
 
 from bot.errors import DomainError
+from bot.providers.registry import NEEDS_WORKSPACE
 from bot.services.container import Services
-from bot.services.credentials import KeyCheckFailed
+from bot.services.credentials import KeyCheckFailed, WorkspaceListing
 from bot.slack.ids import Block, ViewId
 from bot.slack.listeners.common import refresh_settings
 from bot.slack.views.forms import (
@@ -22,6 +23,7 @@ from bot.slack.views.forms import (
     parse_reschedule,
 )
 from bot.slack.views.settings import (
+    build_key_modal,
     build_settings_denied_message,
     parse_key,
     parse_rule,
@@ -189,6 +191,19 @@ def handle_key_submission(
     provider, credentials, errors = parse_key(view)
     if errors or provider is None or credentials is None:
         ack(response_action="errors", errors=errors or {Block.KEY_API: "Paste the key."})
+        return
+    if provider in NEEDS_WORKSPACE and credentials.workspace_id is None:
+        # The key's first step: list the workspaces it reaches and show them to pick from.
+        try:
+            listing = services.credentials.workspaces(provider, credentials.api_key, user_id=user_id)
+        except KeyCheckFailed as error:
+            ack(response_action="errors", errors={Block.KEY_API: error.user_message})
+            return
+        status = services.credentials.status(provider)
+        if status is None:
+            ack(response_action="errors", errors={Block.KEY_API: "This form is out of date; open it again."})
+            return
+        ack(response_action="update", view=build_key_modal(status, listing or WorkspaceListing(())))
         return
     try:
         services.credentials.check(provider, credentials, user_id=user_id)

@@ -38,11 +38,17 @@ from slack_sdk.models.blocks import (
 )
 from slack_sdk.models.views import View
 
-from bot.domain.model import Account
+from bot.domain.model import Account, Workspace
 from bot.domain.networks import Network
 from bot.domain.policy import DEFAULT_SCOPE, account_scope, network_scope
 from bot.domain.workspace import WEEKDAYS, PublishingHours, RuleSetting, WorkspaceSettings
-from bot.providers.registry import KEYED_PROVIDERS, NEEDS_WORKSPACE, Credentials, Origin
+from bot.providers.registry import (
+    KEYED_PROVIDERS,
+    LISTS_WORKSPACES,
+    NEEDS_WORKSPACE,
+    Credentials,
+    Origin,
+)
 from bot.slack.ids import Action, ViewId
 from bot.slack.ids import Block as BlockId
 from bot.slack.views.compose import ProviderAccounts
@@ -50,7 +56,7 @@ from bot.slack.views.format import escape, group_mention, mention, slack_date, t
 from bot.slack.views.forms import view_metadata
 
 if TYPE_CHECKING:
-    from bot.services.credentials import KeyStatus
+    from bot.services.credentials import KeyStatus, WorkspaceListing
 
 GROUPS_UNAVAILABLE_NOTE = (
     "Slack user groups are not available on this workspace's plan; approvers are the people listed."
@@ -981,18 +987,29 @@ def _keys_blocks(section: KeysSection) -> list[Block]:
     return blocks
 
 
-def build_key_modal(status: KeyStatus) -> View:
-    """The modal pushed on top of the settings to enter (or replace) one provider's key."""
+def build_key_modal(status: KeyStatus, listing: WorkspaceListing | None = None) -> View:
+    """The modal pushed on top of the settings to enter (or replace) one provider's key.
+
+    For a provider whose key lists its workspaces (Publer) it comes in two steps: the key alone, then,
+    once the key is checked, the same modal with the workspaces it reaches to pick from (`listing`), or
+    the typed id when they could not be listed. The key input keeps its ids in both, so Slack keeps what
+    was pasted and the key never travels back to Slack.
+    """
     display = status.display_name
+    picks = status.provider in LISTS_WORKSPACES
+    first_step = picks and listing is None
+    if first_step:
+        intro = (
+            f"Postgate checks the key with {escape(display)}, then lists the workspaces it reaches for you "
+            "to pick one. It stores the key encrypted; it is never shown again."
+        )
+    else:
+        intro = (
+            f"Postgate checks the key with {escape(display)} when you save, then stores it "
+            "encrypted. It is never shown again."
+        )
     blocks: list[Block] = [
-        ContextBlock(
-            elements=[
-                MarkdownTextObject(
-                    text=f"Postgate checks the key with {escape(display)} when you save, then stores it "
-                    "encrypted. It is never shown again."
-                )
-            ]
-        ),
+        ContextBlock(elements=[MarkdownTextObject(text=intro)]),
         InputBlock(
             block_id=BlockId.KEY_API,
             label=f"{display} API key",
@@ -1002,19 +1019,25 @@ def build_key_modal(status: KeyStatus) -> View:
             hint=KEY_HINTS.get(status.provider),
         ),
     ]
-    if status.needs_workspace:
-        blocks.append(
-            InputBlock(
-                block_id=BlockId.KEY_WORKSPACE,
-                label="Workspace ID",
-                element=PlainTextInputElement(
-                    action_id=Action.KEY_WORKSPACE,
-                    max_length=WORKSPACE_MAX_LENGTH,
-                    initial_value=status.workspace_id or None,
-                ),
-                hint=WORKSPACE_HINTS.get(status.provider),
+    if status.needs_workspace and not first_step:
+        if listing is not None and listing.workspaces:
+            blocks.append(_workspace_picker(listing.workspaces, configured=status.workspace_id))
+        else:
+            if listing is not None and listing.problem:
+                note = f"{escape(listing.problem)}, so type the workspace ID below."
+                blocks.append(ContextBlock(elements=[MarkdownTextObject(text=truncate(note, 3000))]))
+            blocks.append(
+                InputBlock(
+                    block_id=BlockId.KEY_WORKSPACE,
+                    label="Workspace ID",
+                    element=PlainTextInputElement(
+                        action_id=Action.KEY_WORKSPACE,
+                        max_length=WORKSPACE_MAX_LENGTH,
+                        initial_value=status.workspace_id or None,
+                    ),
+                    hint=WORKSPACE_HINTS.get(status.provider),
+                )
             )
-        )
     if status.provider == "publora":
         blocks.append(
             InputBlock(
@@ -1030,10 +1053,39 @@ def build_key_modal(status: KeyStatus) -> View:
         type="modal",
         callback_id=ViewId.SETTINGS_KEY,
         title=truncate(f"{display} key", 24),
-        submit="Check and save",
+        submit="Check the key" if first_step else "Check and save",
         close="Back",
         blocks=blocks,
-        private_metadata=json.dumps({"provider": status.provider}),
+        private_metadata=json.dumps(
+            {"provider": status.provider, "step": _KEY_STEP if first_step else _WORKSPACE_STEP}
+        ),
+    )
+
+
+_KEY_STEP, _WORKSPACE_STEP = "key", "workspace"
+#: Slack's cap on a static select's options.
+_SELECT_OPTIONS_MAX = 100
+
+
+def _workspace_picker(workspaces: Sequence[Workspace], *, configured: str | None) -> InputBlock:
+    options = [
+        Option(
+            text=truncate(f"{w.name} ({w.workspace_id})" if w.name != w.workspace_id else w.name, 75),
+            value=w.workspace_id[:150],
+        )
+        for w in workspaces[:_SELECT_OPTIONS_MAX]
+    ]
+    initial = next((o for o in options if o.value == configured), options[0] if len(options) == 1 else None)
+    return InputBlock(
+        block_id=BlockId.KEY_WORKSPACE,
+        label="Workspace",
+        element=StaticSelectElement(
+            action_id=Action.KEY_WORKSPACE_PICK,
+            placeholder="Pick the workspace to post from",
+            options=options,
+            initial_option=initial,
+        ),
+        hint=f"The workspaces this key reaches ({len(workspaces)}).",
     )
 
 
@@ -1057,14 +1109,21 @@ def parse_key(view: Mapping[str, Any]) -> tuple[str | None, Credentials | None, 
         )
     values = view.get("state", {}).get("values", {})
     key = _typed(values, BlockId.KEY_API, Action.KEY_API)
-    workspace = _typed(values, BlockId.KEY_WORKSPACE, Action.KEY_WORKSPACE)
+    picked = (_state(values, BlockId.KEY_WORKSPACE, Action.KEY_WORKSPACE_PICK) or {}).get("selected_option")
+    workspace = (
+        str(picked.get("value") or "").strip()
+        if isinstance(picked, Mapping)
+        else _typed(values, BlockId.KEY_WORKSPACE, Action.KEY_WORKSPACE)
+    )
+    # The first step of a provider that lists its workspaces asks for the key alone.
+    key_only = view_metadata(view).get("step") == _KEY_STEP and provider in LISTS_WORKSPACES
     webhook = _typed(values, BlockId.KEY_WEBHOOK, Action.KEY_WEBHOOK)
     errors: dict[str, str] = {}
     if not key:
         errors[BlockId.KEY_API] = "Paste the key."
     elif not _looks_like_a_key(key):
         errors[BlockId.KEY_API] = NOT_A_KEY
-    if provider in NEEDS_WORKSPACE:
+    if provider in NEEDS_WORKSPACE and not key_only:
         if not workspace:
             errors[BlockId.KEY_WORKSPACE] = (
                 f"{KEYED_PROVIDERS[provider]} needs the workspace ID with the key."
@@ -1077,7 +1136,7 @@ def parse_key(view: Mapping[str, Any]) -> tuple[str | None, Credentials | None, 
         return provider, None, errors
     credentials = Credentials(
         api_key=key,
-        workspace_id=workspace if provider in NEEDS_WORKSPACE else None,
+        workspace_id=workspace if provider in NEEDS_WORKSPACE and not key_only else None,
         webhook_secret=webhook if provider == "publora" and webhook else None,
     )
     return provider, credentials, {}
