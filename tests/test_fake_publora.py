@@ -171,6 +171,23 @@ def test_long_x_text_becomes_a_thread(fake: FakePublora, api: httpx.Client) -> N
     assert post["threadParts"][0]["content"].endswith("(1/2)")
 
 
+def test_a_threads_chain_is_refused_as_publora_says_and_an_x_chain_is_not(
+    fake: FakePublora, api: httpx.Client
+) -> None:
+    # Publora's own text: multi-post chains on Threads are temporarily unavailable; single posts work.
+    threads = fake.add_connection("threads", "5", username="acme")
+    x = fake.add_connection("twitter", "6", username="acme")
+    chain = "First part\n---\nSecond part"
+    refused = create(api, {"content": chain, "platforms": [threads], "scheduledTime": soon()})
+    assert refused.status_code == 400
+    [error] = refused.json()["validation"]["errors"]
+    assert (error["code"], error["platform"]) == ("THREADS_CHAINS_UNAVAILABLE", "threads")
+    assert create(
+        api, {"content": "First part\n\nSecond part", "platforms": [threads], "scheduledTime": soon()}
+    ).is_success
+    assert create(api, {"content": chain, "platforms": [x], "scheduledTime": soon()}).is_success
+
+
 def test_idempotency_replays_and_conflicts(fake: FakePublora, api: httpx.Client) -> None:
     x = fake.add_connection("twitter", "1", username="acme")
     when = soon()

@@ -533,6 +533,25 @@ def test_media_rules_are_checked_in_the_modal(world_factory: Callable[..., World
     assert world.roots() == []  # nothing reached approval
 
 
+def test_a_threads_chain_via_publora_is_checked_in_the_modal_as_the_one_post_it_becomes(
+    world_factory: Callable[..., World],
+) -> None:
+    world = world_factory()
+    threads = world.fakes.publora.add_connection("threads", "7777", username="acme")
+    view = world.open_composer()
+    # Each part fits Threads' 500, but Publora joins them into one post (it cannot post Threads chains).
+    chain = "\n---\n".join(["a" * 300, "b" * 300])
+    response = world.client.submit_view(
+        AUTHOR, view["id"], {"text": chain, "targets": [world.option(view, threads)]}
+    )
+    errors = response.json()["errors"]
+    assert (
+        "Threads allows 500 (102 too many; Publora joins the parts into one post, as it cannot post "
+        "Threads chains right now)" in errors["text"]
+    )
+    assert world.roots() == [] and world.fakes.publora.requests("create-post") == []
+
+
 def test_a_disconnected_publer_account_is_marked_in_the_composer_and_refused(
     world_factory: Callable[..., World],
 ) -> None:
