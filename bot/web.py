@@ -17,10 +17,12 @@ from collections.abc import Callable, Iterable, Mapping
 from http import HTTPStatus
 from typing import Any
 
+from slack_bolt.request.internals import parse_body
 from slack_sdk.signature import Clock, SignatureVerifier
 from waitress.server import BaseWSGIServer, MultiSocketServer, create_server
 
 from bot.ack_first import AckFirst
+from bot.slack import guard
 
 log = logging.getLogger(__name__)
 
@@ -145,6 +147,11 @@ class WebApp:
         if oversized is not None:
             log.warning("a signed Slack request carried %s larger than Slack allows; answered 400", oversized)
             return _respond(start_response, "400 Bad Request", {"error": f"{oversized} is too large"})
+        reason = _impossible_payload(body, environ.get("CONTENT_TYPE", ""))
+        if reason is not None:
+            # Before Bolt: some of its own middleware raises on such shapes before any of ours runs.
+            log.warning("%s: %s; answered %s", guard.REFUSED, reason, reason.status)
+            return _respond(start_response, reason.status, {"error": "not a payload Slack sends"})
         environ["wsgi.input"] = io.BytesIO(body)
         try:
             return self._slack(environ, start_response)
@@ -152,6 +159,25 @@ class WebApp:
             # Signed, but not a shape Slack sends (Bolt's own parsing failed): refused, and said in one line.
             log.warning("a signed Slack request could not be parsed (%s); answered 400", type(error).__name__)
             return _respond(start_response, "400 Bad Request", {"error": "malformed request"})
+
+
+class _Refusal(str):
+    """A guard refusal with the HTTP status it gets (events 200, everything else 400)."""
+
+    status: str
+
+
+def _impossible_payload(body: bytes, content_type: str) -> _Refusal | None:
+    try:
+        parsed = parse_body(body.decode("utf-8"), content_type)
+    except (UnicodeDecodeError, ValueError, TypeError, RecursionError):
+        return None  # left to Bolt, whose parse failure is answered 400 below
+    reason = guard.refusal(parsed)
+    if reason is None:
+        return None
+    refusal = _Refusal(reason)
+    refusal.status = "200 OK" if guard.is_event(parsed) else "400 Bad Request"
+    return refusal
 
 
 def beyond_slack_limits(body: bytes) -> str | None:

@@ -20,6 +20,7 @@ from slack_sdk import WebClient
 
 from bot.ack_first import AckFirst
 from bot.services.container import Services
+from bot.slack import guard
 from bot.slack.listeners import register_listeners
 
 log = logging.getLogger(__name__)
@@ -111,6 +112,17 @@ def build_app(
         logger=logging.getLogger("slack_bolt"),
         listener_executor=executor,
     )
+
+    @app.middleware
+    def refuse_impossible_payloads(body: dict[str, Any], next: Callable[[], Any]) -> Any:  # noqa: A002
+        """First of all: a shape Slack never sends gets one warning line and no listener (see guard)."""
+        reason = guard.refusal(body)
+        if reason is None:
+            return next()
+        log.warning("%s: %s", guard.REFUSED, reason)
+        if guard.is_event(body):
+            return BoltResponse(status=200, body="")
+        return BoltResponse(status=400, body="")
 
     @app.middleware
     def answer_on_ack(context: BoltContext, next: Callable[[], Any]) -> Any:  # noqa: A002 - Bolt's name

@@ -4,7 +4,9 @@ team id change nothing."""
 
 from __future__ import annotations
 
+import copy
 import json
+import time
 from collections.abc import Callable
 
 import pytest
@@ -63,3 +65,37 @@ def test_an_expired_trigger_tells_the_user_instead_of_failing(world_factory: Cal
     response = world.client.slash_command(EVE, "/post", "", channel_id="C0GENERAL")
     assert response.status_code == 200
     assert "did not let Postgate open the composer" in world.ephemeral(EVE, "composer")
+
+
+def test_payloads_slack_would_never_send_get_a_4xx_or_are_ignored_and_call_nobody(
+    world_factory: Callable[..., World],  # noqa: F811
+) -> None:
+    world = world_factory()
+    slack, client = world.slack, world.client
+    root = world.draft("A real draft", [world.x])
+    time.sleep(1.0)  # let the draft's own messages settle
+    click = client.click_payload(ANA, channel_id="C0APPROVALS", message=root, action_id="postgate_approve")
+    composer = world.open_composer(ANA)
+    submission = client.submission_payload(
+        ANA, composer["id"], {"text": "Hi", "targets": [world.option(composer, world.x)]}
+    )
+    calls_before = len(slack.calls())
+
+    no_action_id = copy.deepcopy(click)
+    del no_action_id["actions"][0]["action_id"]
+    no_user = copy.deepcopy(click) | {"user": {"id": "", "team_id": slack.team_id}}
+    no_callback = copy.deepcopy(submission)
+    del no_callback["view"]["callback_id"]
+    for payload in (no_action_id, no_user, no_callback):
+        response = client.send_raw(client.interaction_body(payload))
+        assert response.status_code == 400, response.text
+    # Slack expects a 2xx for every event; one without the user it is about is acknowledged and dropped.
+    event = client.event({"type": "app_home_opened", "channel": "D0ANA", "tab": "home"})
+    assert event.status_code == 200
+
+    time.sleep(1.5)  # anything Postgate would do after the ack has had its time
+    assert slack.calls()[calls_before:] == []  # nobody was called: no ephemeral, no views.publish
+    assert "postgate_approve" in _buttons(world.current(root))  # and nothing was decided
+    logs = world.app.logs()
+    assert "Traceback" not in logs
+    assert logs.count("a Slack payload Slack would never send was refused") == 4

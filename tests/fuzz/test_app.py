@@ -139,3 +139,111 @@ def test_random_requests_change_nothing_and_never_fail(world_factory: Callable[.
     posted = [c for c in world.slack.calls("chat.postMessage")[posted_before:] if c["ok"]]
     assert all(c["params"].get("channel") in (EVE, "U0STRANGER") for c in posted), posted
     assert "Traceback" not in world.app.logs()
+
+
+_KINDS_OF_DAMAGE = ("delete", None, 0, [], {}, "")
+
+
+def _paths(node: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    """Every key path in a JSON-like value (dict keys and list indices), outermost first."""
+    found: list[tuple[Any, ...]] = []
+    items = node.items() if isinstance(node, dict) else enumerate(node) if isinstance(node, list) else ()
+    for key, child in items:
+        found.append((*prefix, key))
+        found.extend(_paths(child, (*prefix, key)))
+    return found
+
+
+def _damage(payload: Any, path: tuple[Any, ...], damage: Any) -> None:
+    parent = payload
+    for key in path[:-1]:
+        try:
+            parent = parent[key]
+        except (KeyError, IndexError, TypeError):
+            return  # an earlier mutation removed this branch
+    last = path[-1]
+    try:
+        if damage == "delete":
+            del parent[last]
+        else:
+            parent[last] = json.loads(json.dumps(damage))
+    except (KeyError, IndexError, TypeError):
+        return
+
+
+def test_real_payloads_with_keys_missing_or_mistyped_at_any_level_never_fail(
+    world_factory: Callable[..., World],  # noqa: F811
+) -> None:
+    world = world_factory()
+    slack, client = world.slack, world.client
+    root = world.draft("Fuzz target", [world.x])
+    world.slack.wait_for(lambda: any("waiting for approval" in _text(m) for m in world.slack.dms(AUTHOR)))
+    composer = world.open_composer(EVE)
+    bases: list[tuple[str, dict[str, Any]]] = [
+        (
+            "form",
+            client.click_payload(EVE, channel_id="C0APPROVALS", message=root, action_id="postgate_approve"),
+        ),
+        (
+            "form",
+            client.submission_payload(
+                EVE, composer["id"], {"text": "Fuzzed", "targets": [world.option(composer, world.x)]}
+            ),
+        ),
+        (
+            "event",
+            {
+                "type": "event_callback",
+                "team_id": slack.team_id,
+                "event_id": "Ev0FUZZ",
+                "event": {"type": "app_home_opened", "user": EVE, "channel": "D0EVE", "tab": "home"},
+            },
+        ),
+        (
+            "command",
+            {
+                "command": "/post",
+                "text": "hi",
+                "user_id": EVE,
+                "team_id": slack.team_id,
+                "channel_id": "C0GENERAL",
+                "trigger_id": "1.2.forged",
+            },
+        ),
+    ]
+    calls_before = len(slack.calls())
+    statuses: list[int] = []
+    failures: list[dict[str, Any]] = []
+
+    @settings(
+        max_examples=200,
+        deadline=None,
+        suppress_health_check=list(HealthCheck),
+        database=None,
+        derandomize=True,
+    )
+    @given(st.data())
+    def damage(data: st.DataObject) -> None:
+        kind, base = data.draw(st.sampled_from(bases))
+        payload = json.loads(json.dumps(base))
+        paths = _paths(payload)
+        for _ in range(data.draw(st.integers(min_value=1, max_value=3))):
+            _damage(payload, data.draw(st.sampled_from(paths)), data.draw(st.sampled_from(_KINDS_OF_DAMAGE)))
+        if kind == "form":
+            response = client.send_raw(client.interaction_body(payload))
+        elif kind == "event":
+            response = client.send_raw(json.dumps(payload).encode(), content_type="application/json")
+        else:
+            fields = {k: v if isinstance(v, str) else json.dumps(v) for k, v in payload.items()}
+            response = client.send_raw(urllib.parse.urlencode(fields).encode())
+        statuses.append(response.status_code)
+        if response.status_code >= 500:
+            failures.append(payload)
+
+    damage()
+    assert not failures, failures[:3]
+    assert statuses and all(status < 500 for status in statuses), sorted(set(statuses))
+    assert "Traceback" not in world.app.logs()
+    for call in slack.calls()[calls_before:]:
+        for name in ("user", "channel", "user_id"):
+            assert call["params"].get(name, "x") != "", call  # never a call with an empty id

@@ -137,8 +137,13 @@ def parse_compose(view: Mapping[str, Any]) -> ComposeInput:
     text = _value(values, Block.TEXT, Action.TEXT).get("value") or ""
     selected = _value(values, Block.TARGETS, Action.TARGETS).get("selected_options") or []
     targets = []
-    for option in selected:
-        account = decode_account(str(option.get("value", "")), str(option.get("text", {}).get("text", "")))
+    for option in selected if isinstance(selected, list) else ():
+        if not isinstance(option, Mapping):
+            continue
+        label = option.get("text")
+        account = decode_account(
+            str(option.get("value", "")), str(label.get("text", "")) if isinstance(label, Mapping) else ""
+        )
         if account is not None:
             targets.append(account)
     when = when_choice(values)
