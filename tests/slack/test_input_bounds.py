@@ -85,7 +85,16 @@ def test_values_slack_could_send_reach_the_app(app: App) -> None:
     values = typed("reject_reason", "postgate_reject_reason", "r" * 3000)
     assert app.interaction(submission(REJECT, values)) == 200
     # Slash command text is never stored, only prefilled (cut) into the composer: it is not checked.
-    command = urllib.parse.urlencode({"command": "/post", "text": "t" * 20_000, "user_id": "U0BO"})
+    command = urllib.parse.urlencode(
+        {
+            "command": "/post",
+            "text": "t" * 20_000,
+            "user_id": "U0BO",
+            "team_id": "T0POSTGATE",
+            "channel_id": "C0GENERAL",
+            "trigger_id": "1.2.abc",
+        }
+    )
     assert app.post(command.encode()) == 200
     assert len(app.reached) == 2
 
