@@ -176,5 +176,14 @@ def test_every_manifest_command_and_shortcut_has_a_listener(manifest: dict[str, 
                 "team": {"id": "T1"},
             }
             assert dispatch(urlencode({"payload": json.dumps(payload)}), form) == 200, shortcut["callback_id"]
-        unknown = urlencode({"command": "/not-ours", "text": "", "user_id": "U1", "team_id": "T1"})
+        unknown = urlencode(
+            {
+                "command": "/not-ours",
+                "text": "",
+                "user_id": "U1",
+                "team_id": "T1",
+                "channel_id": "C1",
+                "trigger_id": slack.issue_trigger_id("U1"),
+            }
+        )
         assert dispatch(unknown, form) == 404
