@@ -147,11 +147,13 @@ class WebApp:
         if oversized is not None:
             log.warning("a signed Slack request carried %s larger than Slack allows; answered 400", oversized)
             return _respond(start_response, "400 Bad Request", {"error": f"{oversized} is too large"})
-        reason = _impossible_payload(body, environ.get("CONTENT_TYPE", ""))
-        if reason is not None:
+        refused = _impossible_payload(body, environ.get("CONTENT_TYPE", ""))
+        if refused is not None:
             # Before Bolt: some of its own middleware raises on such shapes before any of ours runs.
-            log.warning("%s: %s; answered %s", guard.REFUSED, reason, reason.status)
-            return _respond(start_response, reason.status, {"error": "not a payload Slack sends"})
+            reason, status = refused
+            log.warning("%s: %s; answered %s", guard.REFUSED, reason, status)
+            line = f"{status} {HTTPStatus(status).phrase}"
+            return _respond(start_response, line, {"error": "not a payload Slack sends"})
         environ["wsgi.input"] = io.BytesIO(body)
         try:
             return self._slack(environ, start_response)
@@ -161,23 +163,14 @@ class WebApp:
             return _respond(start_response, "400 Bad Request", {"error": "malformed request"})
 
 
-class _Refusal(str):
-    """A guard refusal with the HTTP status it gets (events 200, everything else 400)."""
-
-    status: str
-
-
-def _impossible_payload(body: bytes, content_type: str) -> _Refusal | None:
+def _impossible_payload(body: bytes, content_type: str) -> tuple[str, int] | None:
+    """(why, HTTP status) when the guard refuses the parsed `body`; None to let Bolt have it."""
     try:
         parsed = parse_body(body.decode("utf-8"), content_type)
     except (UnicodeDecodeError, ValueError, TypeError, RecursionError):
         return None  # left to Bolt, whose parse failure is answered 400 below
     reason = guard.refusal(parsed)
-    if reason is None:
-        return None
-    refusal = _Refusal(reason)
-    refusal.status = "200 OK" if guard.is_event(parsed) else "400 Bad Request"
-    return refusal
+    return None if reason is None else (reason, guard.refused_status(parsed))
 
 
 def beyond_slack_limits(body: bytes) -> str | None:

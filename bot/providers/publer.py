@@ -241,14 +241,21 @@ class PublerProvider(HttpProvider):
         # Publer reports no connection health (§2); an expired connection shows up as a failed post.
         return sentence
 
+    def _listing(self, name: str) -> list[Any]:
+        """The rows of `GET /<name>` (accounts, workspaces). The sources disagree on the shape: the
+        reference answers a bare array (or `{data: [...]}`), the getting-started guide `{"<name>": [...]}`.
+        Every shape is read."""
+        rows = _unwrap(self.request("GET", f"/{name}"))
+        if isinstance(rows, Mapping) and isinstance(rows.get(name), list):
+            rows = rows[name]
+        if not isinstance(rows, list):
+            raise ProviderUnavailable(self.display_name, f"answered without a list of {name}")
+        return rows
+
     def list_workspaces(self) -> list[Workspace]:
         """§2 `GET /workspaces` (no workspace header). The reference's rows carry plan/owner, the
         getting-started guide's a role; both have the id and name, which is all that is read."""
-        rows = _unwrap(self.request("GET", "/workspaces"))
-        if isinstance(rows, Mapping) and isinstance(rows.get("workspaces"), list):
-            rows = rows["workspaces"]
-        if not isinstance(rows, list):
-            raise ProviderUnavailable(self.display_name, "answered without a list of workspaces")
+        rows = self._listing("workspaces")
         found: list[Workspace] = []
         for row in rows:
             workspace_id = identifier(row.get("id")) if isinstance(row, Mapping) else None
@@ -258,13 +265,7 @@ class PublerProvider(HttpProvider):
 
     def _accounts(self) -> tuple[list[Account], list[str]]:
         """(usable accounts, Publer provider names of the accounts left out)."""
-        rows = _unwrap(self.request("GET", "/accounts"))
-        # The sources disagree: the reference answers a bare array (or `{data: [...]}`), the getting-started
-        # guide `{"accounts": [...]}`. Every shape is read.
-        if isinstance(rows, Mapping) and isinstance(rows.get("accounts"), list):
-            rows = rows["accounts"]
-        if not isinstance(rows, list):
-            raise ProviderUnavailable(self.display_name, "answered without a list of accounts")
+        rows = self._listing("accounts")
         accounts: list[Account] = []
         skipped: list[str] = []
         for row in rows:

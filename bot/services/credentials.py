@@ -363,7 +363,8 @@ class ProviderKeys:
         """
         display = _display(provider)
         credentials = Credentials(api_key=api_key)
-        self._redact(credentials.secrets())
+        secrets = credentials.secrets()
+        self._redact(secrets)
         try:
             candidate = self._providers.candidate(provider, credentials, timeout=self._check_seconds)
         except Exception:
@@ -379,16 +380,12 @@ class ProviderKeys:
             problem = f"{display} did not list the workspaces within {self._check_seconds:g} seconds"
         except ProviderAuthError as error:
             if error.status != 403:
-                message = f"{display} refused this key: {_scrubbed(error.message, credentials.secrets())}"
+                message = f"{display} refused this key: {_scrubbed(error.message, secrets)}"
                 log.info("a %s key entered by %s was refused: %s", display, user_id, message)
                 raise KeyCheckFailed(message) from None
-            problem = (
-                f"this key may not list the workspaces ({_scrubbed(error.message, credentials.secrets())})"
-            )
+            problem = f"this key may not list the workspaces ({_scrubbed(error.message, secrets)})"
         except ProviderError as error:
-            problem = (
-                f"{display} did not list the workspaces ({_scrubbed(error.message, credentials.secrets())})"
-            )
+            problem = f"{display} did not list the workspaces ({_scrubbed(error.message, secrets)})"
         except Exception:
             log.exception("listing %s workspaces failed unexpectedly", display)
             problem = f"Postgate could not ask {display} for the workspaces"

@@ -120,9 +120,7 @@ def build_app(
         if reason is None:
             return next()
         log.warning("%s: %s", guard.REFUSED, reason)
-        if guard.is_event(body):
-            return BoltResponse(status=200, body="")
-        return BoltResponse(status=400, body="")
+        return BoltResponse(status=guard.refused_status(body), body="")
 
     @app.middleware
     def answer_on_ack(context: BoltContext, next: Callable[[], Any]) -> Any:  # noqa: A002 - Bolt's name

@@ -81,5 +81,6 @@ def refusal(body: Any) -> str | None:
     return None
 
 
-def is_event(body: Any) -> bool:
-    return isinstance(body, Mapping) and body.get("type") == "event_callback"
+def refused_status(body: Any) -> int:
+    """The HTTP status a refused `body` gets: 200 for an event (Slack retries anything else), else 400."""
+    return 200 if isinstance(body, Mapping) and body.get("type") == "event_callback" else 400

@@ -527,19 +527,26 @@ def test_a_lost_upload_address_is_replaced_not_doubled(
     assert fake.groups()[group_id]["status"] == "scheduled"
 
 
-def test_a_scheduled_group_that_lost_its_file_is_taken_back_and_started_afresh(
-    fake: FakePublora, provider: PubloraProvider, tmp_path: Path
-) -> None:
+def scheduled_then_photo_lost(
+    fake: FakePublora, provider: PubloraProvider, tmp_path: Path, key: str, ahead: timedelta
+) -> tuple[SubmitRequest, str]:
+    """An earlier try got the post scheduled with its photo launch.png, but its answers were lost; the photo
+    has since gone from the group (edited in Publora's dashboard), so it would go out as text only."""
     x = fake.add_connection("twitter", "1", username="acme")
     photo = media_file(tmp_path, "launch.png", "image/png", PNG)
-    sent = request(x, key="k-no-media", media=[photo], at=datetime.now(UTC) + timedelta(hours=1))
-    # An earlier try got the post scheduled with its photo, but its answer was lost; the photo has
-    # since gone from the group (edited in Publora's dashboard), so it would go out as text only.
+    sent = request(x, key=key, media=[photo], at=datetime.now(UTC) + ahead)
     fake.fail_next("update-post", status=502, after_processing=True, times=FAST.attempts)
     with pytest.raises(ProviderUnavailable):
         provider.submit(sent)
     [group_id] = fake.groups()
     fake.remove_media(group_id)
+    return sent, group_id
+
+
+def test_a_scheduled_group_that_lost_its_file_is_taken_back_and_started_afresh(
+    fake: FakePublora, provider: PubloraProvider, tmp_path: Path
+) -> None:
+    sent, _ = scheduled_then_photo_lost(fake, provider, tmp_path, "k-no-media", timedelta(hours=1))
 
     with pytest.raises(ProviderError) as caught:
         provider.submit(sent)
@@ -553,14 +560,7 @@ def test_a_scheduled_group_that_lost_its_file_is_taken_back_and_started_afresh(
 def test_a_group_already_published_without_its_file_fails_in_plain_words(
     fake: FakePublora, provider: PubloraProvider, tmp_path: Path
 ) -> None:
-    x = fake.add_connection("twitter", "1", username="acme")
-    photo = media_file(tmp_path, "launch.png", "image/png", PNG)
-    sent = request(x, key="k-gone-out", media=[photo], at=datetime.now(UTC) + timedelta(seconds=1))
-    fake.fail_next("update-post", status=502, after_processing=True, times=FAST.attempts)
-    with pytest.raises(ProviderUnavailable):
-        provider.submit(sent)
-    [group_id] = fake.groups()
-    fake.remove_media(group_id)
+    sent, group_id = scheduled_then_photo_lost(fake, provider, tmp_path, "k-gone-out", timedelta(seconds=1))
     fake.wait_for(lambda: fake.groups()[group_id]["status"] == "published")
 
     with pytest.raises(ProviderRejected) as caught:
