@@ -233,7 +233,7 @@ def preview(draft: Draft) -> tuple[NetworkPreview, ...]:
         providers = tuple(sorted(groups[network, threaded]))
         text = effective_text(draft.text, draft.override_for(network), network, providers[0])
         parts = tuple(
-            PartCount(part, count(part, network), network.text_limit)
+            PartCount(part, count(part, network), network.limit_with_media(bool(draft.media)))
             for part in (split_thread(text) if threaded else [text])
         )
         cap = byte_limit(network)

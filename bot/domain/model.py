@@ -126,7 +126,8 @@ class MediaKind(StrEnum):
 class MediaItem:
     """An image or video attached to a draft: a Slack file (downloaded at submission) or a public URL.
 
-    Exactly one of `slack_file_id` and `url` is set. `size` is in bytes when known (Slack files).
+    Exactly one of `slack_file_id` and `url` is set. `size` is in bytes when known (Slack files);
+    `duration_ms` is a video's length when Slack measured it (its file object's `duration_ms`).
     """
 
     name: str
@@ -134,6 +135,7 @@ class MediaItem:
     size: int | None = None
     slack_file_id: str | None = None
     url: str | None = None
+    duration_ms: int | None = None
 
     @property
     def kind(self) -> MediaKind:

@@ -26,6 +26,12 @@ class Network(StrEnum):
         """How long one post may be, as `counting.count` measures it (Publora's limits, standard tier)."""
         return _TEXT_LIMITS[self]
 
+    def limit_with_media(self, has_media: bool) -> int:
+        """How long one post may be when it carries media: a Telegram post with media is a caption."""
+        if has_media and self in CAPTION_LIMITS:
+            return CAPTION_LIMITS[self]
+        return self.text_limit
+
     @classmethod
     def parse(cls, value: str) -> Network | None:
         value = value.strip().lower()
@@ -63,3 +69,7 @@ _TEXT_LIMITS = {
     Network.BLUESKY: 300,
     Network.TELEGRAM: 4096,
 }
+
+#: Telegram's Bot API takes a media caption of at most 1,024 characters ("4,096 (1,024 captions)" in
+#: Publora's API quick reference, sources/publora-api-skill.txt; publora.md §11 agrees).
+CAPTION_LIMITS = {Network.TELEGRAM: 1024}

@@ -73,7 +73,7 @@ def validate_draft(
     problems = media.check_files(files)
     if url_problems:
         errors[DraftField.MEDIA_URLS] = " ".join(url_problems)
-    problems += media.check_networks(draft.media, {t.network for t in draft.targets})
+    problems += media.check_networks(draft.media, {(t.provider, t.network) for t in draft.targets})
     if problems:
         field = DraftField.MEDIA if files or not any(m.url for m in draft.media) else DraftField.MEDIA_URLS
         errors[field] = (errors[field] + " " if field in errors else "") + " ".join(problems)
@@ -140,7 +140,7 @@ def _text_problems(draft: Draft) -> dict[DraftField, str]:
     """Each target network's text measured the way that network counts, part by part for a thread."""
     main, separate = _Findings(), _Findings()
     # Tightest limit first; the sort is stable, so networks with one limit stay in `Network` order.
-    for shown in sorted(preview(draft), key=lambda p: p.network.text_limit):
+    for shown in sorted(preview(draft), key=lambda p: p.parts[0].limit):
         source = draft.override_for(shown.network) if shown.overridden else draft.text
         _measure(shown, source or "", separate if shown.overridden else main)
     problems = {}
@@ -156,7 +156,9 @@ def _text_problems(draft: Draft) -> dict[DraftField, str]:
 
 
 def _measure(shown: NetworkPreview, source: str, findings: _Findings) -> None:
-    network, name, limit = shown.network, shown.network.display_name, shown.network.text_limit
+    network, name, limit = shown.network, shown.network.display_name, shown.parts[0].limit
+    if limit != network.text_limit:
+        name = f"{name} with media"  # a caption's limit, not the post's
     threads = can_thread(network, shown.providers[0])
     if len(shown.parts) == 1 and shown.parts[0].over:
         part = shown.parts[0]

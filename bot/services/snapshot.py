@@ -199,19 +199,23 @@ def version_hash(version: Any) -> str:
 
 
 def media_to_json(item: MediaItem) -> dict[str, Any]:
-    return {
+    entry = {
         "name": item.name,
         "mime_type": item.mime_type,
         "size": item.size,
         "slack_file_id": item.slack_file_id,
         "url": item.url,
     }
+    if item.duration_ms is not None:
+        # Only when known, so versions stored before lengths were read keep their content hash.
+        entry["duration_ms"] = item.duration_ms
+    return entry
 
 
 def media_from_json(raw: list[dict[str, Any]] | None) -> tuple[MediaItem, ...]:
     items = []
     for entry in raw or []:
-        size = entry.get("size")
+        size, duration = entry.get("size"), entry.get("duration_ms")
         items.append(
             MediaItem(
                 name=str(entry.get("name", "")),
@@ -219,6 +223,7 @@ def media_from_json(raw: list[dict[str, Any]] | None) -> tuple[MediaItem, ...]:
                 size=size if isinstance(size, int) else None,
                 slack_file_id=entry.get("slack_file_id") or None,
                 url=entry.get("url") or None,
+                duration_ms=duration if isinstance(duration, int) else None,
             )
         )
     return tuple(items)

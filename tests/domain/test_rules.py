@@ -17,7 +17,7 @@ def account(network: Network) -> Account:
     return Account(provider="publora", account_id=f"{network.value}-1", network=network, name="Acme")
 
 
-PHOTO = MediaItem(name="photo.png", mime_type="image/png", size=200_000, slack_file_id="F1")
+PHOTO = MediaItem(name="photo.jpg", mime_type="image/jpeg", size=200_000, slack_file_id="F1")
 
 
 def check(

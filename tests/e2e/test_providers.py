@@ -139,8 +139,10 @@ class World:
     def root_now(self, root: dict[str, Any]) -> dict[str, Any]:
         return self.slack.message(APPROVALS, root["ts"])
 
-    def upload(self, file_id: str, name: str, content: bytes, mimetype: str) -> str:
-        self.slack.add_file(file_id, name, content, mimetype=mimetype, user=AUTHOR)
+    def upload(
+        self, file_id: str, name: str, content: bytes, mimetype: str, *, duration_ms: int | None = None
+    ) -> str:
+        self.slack.add_file(file_id, name, content, mimetype=mimetype, user=AUTHOR, duration_ms=duration_ms)
         return file_id
 
 
@@ -531,6 +533,43 @@ def test_media_rules_are_checked_in_the_modal(world_factory: Callable[..., World
     assert "deck.pdf is not a file Postgate can post" in errors["media_files"]
     assert "is not an https:// link" in errors["media_urls"]
     assert world.roots() == []  # nothing reached approval
+
+
+def test_each_providers_media_limits_are_checked_in_the_modal(world_factory: Callable[..., World]) -> None:
+    world = world_factory()
+    bluesky = world.fakes.publora.add_connection("bluesky", "4242", username="acme.bsky.social")
+    instagram = world.fakes.publora.add_connection("instagram", "4343", username="acmeshop")
+    view = world.open_composer()
+    targets = [world.option(view, bluesky), world.option(view, instagram)]
+    # Publora's quick reference: Bluesky "4 × 1MB"; Instagram "JPEG only", video "90s / 300MB".
+    photo = world.upload("F0BIG", "launch.png", b"\x89PNG" + b"\0" * 1_500_000, "image/png")
+    response = world.client.submit_view(
+        AUTHOR, view["id"], {"text": "Look!", "targets": targets, "media_files": [photo]}
+    )
+    errors = response.json()["errors"]["media_files"]
+    assert "Bluesky takes images up to 1 MB; launch.png is 1.5 MB." in errors
+    assert "Instagram takes JPEG images only; launch.png is PNG." in errors
+
+    clip = world.upload("F0CLIP", "teaser.mp4", b"\0\0\0\x18ftypmp42", "video/mp4", duration_ms=125_000)
+    response = world.client.submit_view(
+        AUTHOR, view["id"], {"text": "Look!", "targets": targets, "media_files": [clip]}
+    )
+    assert response.json()["errors"] == {
+        "media_files": "Instagram via Publora takes videos up to 1 min 30 s; teaser.mp4 is 2 min 5 s."
+    }
+    assert world.roots() == []
+
+    # A video Slack has not measured yet goes through, and the approvers are told its length is unknown.
+    fresh = world.upload("F0NEW", "fresh.mp4", b"\0\0\0\x18ftypmp42", "video/mp4")
+    response = world.client.submit_view(
+        AUTHOR, view["id"], {"text": "Look!", "targets": targets, "media_files": [fresh]}
+    )
+    assert response.status_code == 200 and not response.content
+    [root] = world.slack.wait_for(lambda: world.roots() or None)
+    assert (
+        "The length of fresh.mp4 could not be checked; Instagram via Publora takes videos up to 1 min 30 s."
+        in str(root["blocks"])
+    )
 
 
 def test_a_threads_chain_via_publora_is_checked_in_the_modal_as_the_one_post_it_becomes(

@@ -316,10 +316,14 @@ class FakeSlack:
         *,
         mimetype: str = "application/octet-stream",
         user: str | None = None,
+        duration_ms: int | None = None,
     ) -> dict[str, Any]:
-        """Stores a file for files.info, downloadable from its `url_private(_download)` with the bot token."""
+        """Stores a file for files.info, downloadable from its `url_private(_download)` with the bot token.
+        `duration_ms`: a video's length, as Slack gives it once it has processed the video."""
         with self._lock:
-            return self._ws.add_file(file_id, name, content, mimetype=mimetype, user=user or self.bot_user_id)
+            return self._ws.add_file(
+                file_id, name, content, mimetype=mimetype, user=user or self.bot_user_id, duration_ms=duration_ms
+            )
 
     def add_message(
         self,

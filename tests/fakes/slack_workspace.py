@@ -620,7 +620,7 @@ class Workspace:
         return msg
 
     def add_file(
-        self, file_id: str, name: str, content: bytes, *, mimetype: str, user: str
+        self, file_id: str, name: str, content: bytes, *, mimetype: str, user: str, duration_ms: int | None = None
     ) -> dict[str, Any]:
         url = f"{self.root_url}/files/{file_id}"
         obj = {
@@ -644,6 +644,9 @@ class Workspace:
             "groups": [],
             "ims": [],
         }
+        if duration_ms is not None:
+            # Slack's file object has `duration_ms` for a video or audio file it has processed.
+            obj["duration_ms"] = duration_ms
         self.files[file_id] = (obj, content)
         return copy.deepcopy(obj)
 

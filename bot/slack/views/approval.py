@@ -25,6 +25,7 @@ from slack_sdk.models.blocks import (
     SectionBlock,
 )
 
+from bot.domain import media
 from bot.domain.counting import JOINED_CHAIN_NOTE, NetworkPreview, preview
 from bot.domain.model import PostStatus
 from bot.domain.networks import Network
@@ -404,7 +405,9 @@ def media_text(post: PostSnapshot) -> str:
     for item in post.media:
         shown = link(item.url, item.name) if item.url else escape(item.name)
         items.append(f"{shown} ({item.kind.value})")
-    return "*Media*\n📎 " + ", ".join(items)
+    targets = {(t.provider, t.network) for t in post.targets if t.network}
+    unchecked = "".join(f"\n⚠️ {escape(note)}" for note in media.unchecked_lengths(post.media, targets))
+    return "*Media*\n📎 " + ", ".join(items) + unchecked
 
 
 def results_text(results: tuple[ResultView, ...]) -> str:

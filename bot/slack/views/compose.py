@@ -94,7 +94,11 @@ def default_publish_time(now: datetime, tz: ZoneInfo) -> datetime:
 
 def _limits_hint(networks: Sequence[Network]) -> str:
     shown = sorted(set(networks) or set(_HINT_NETWORKS), key=lambda n: (n.text_limit, n.value))
-    limits = " · ".join(f"{n.display_name} {n.text_limit:,}" for n in shown)
+    limits = " · ".join(
+        f"{n.display_name} {n.text_limit:,}"
+        + (f" ({n.limit_with_media(True):,} with media)" if n.limit_with_media(True) != n.text_limit else "")
+        for n in shown
+    )
     threads = " or ".join(n.display_name for n in Network if n in THREAD_NETWORKS)
     return (
         f"Limits: {limits} characters. Split a thread for {threads} with a line of ---. {JOINED_CHAIN_NOTE}."
@@ -261,7 +265,10 @@ def _media_blocks(draft: Draft | None) -> list[Block]:
             element=FileInputElement(
                 action_id=Action.MEDIA_FILES, filetypes=list(media.FILE_EXTENSIONS), max_files=media.MAX_FILES
             ),
-            hint=f"{types}; up to 10 MB each. Instagram and TikTok need media; YouTube needs a video.",
+            hint=(
+                f"{types}; up to 10 MB each. Instagram and TikTok need media; YouTube needs a video. "
+                "Each network's limits on count, size and video length are checked when you submit."
+            ),
         )
     ]
     if kept:
@@ -320,6 +327,8 @@ def _override_blocks(networks: Sequence[Network], draft: Draft | None) -> list[B
         limit = f"{network.display_name} allows {network.text_limit:,} characters"
         if network in THREAD_NETWORKS:
             limit += " a post; split a thread with a line of ---"
+        elif (with_media := network.limit_with_media(True)) != network.text_limit:
+            limit += f", {with_media:,} with media"
         blocks.append(
             InputBlock(
                 block_id=override_block_id(network),

@@ -218,9 +218,15 @@ def _file_item(raw: Any) -> MediaItem | None:
     return MediaItem(
         name=name,
         mime_type=mime if isinstance(mime, str) and mime else media.guess_type(name),
-        size=size if isinstance(size, int) else None,
+        size=_count(size),
         slack_file_id=raw["id"],
+        # Slack's file object carries a video's length once Slack has processed it; often it has not yet.
+        duration_ms=_count(raw.get("duration_ms")),
     )
+
+
+def _count(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
 
 
 def kept_files_to_metadata(files: Sequence[MediaItem], *, room: int) -> list[list[Any]]:
@@ -229,7 +235,11 @@ def kept_files_to_metadata(files: Sequence[MediaItem], *, room: int) -> list[lis
     Long names are shortened (keeping the extension) when they would not fit: a name is only shown, the
     file itself is found by its id.
     """
-    entries = [[f.slack_file_id, f.name, f.mime_type, f.size] for f in files if f.slack_file_id]
+    entries: list[list[Any]] = [
+        [f.slack_file_id, f.name, f.mime_type, f.size, *([f.duration_ms] if f.duration_ms is not None else [])]
+        for f in files
+        if f.slack_file_id
+    ]
     name_limit = 200
     while len(json.dumps(entries, separators=(",", ":"))) > room and name_limit > 8:
         name_limit //= 2
@@ -245,17 +255,19 @@ def kept_files_to_metadata(files: Sequence[MediaItem], *, room: int) -> list[lis
 def kept_files_from_metadata(metadata: Mapping[str, Any]) -> tuple[MediaItem, ...]:
     items = []
     for entry in metadata.get("files") or []:
-        if not isinstance(entry, list) or len(entry) != 4 or not isinstance(entry[0], str):
+        # Four fields, or five with the video's length (views opened before lengths were kept have four).
+        if not isinstance(entry, list) or len(entry) not in (4, 5) or not isinstance(entry[0], str):
             continue
-        file_id, name, mime, size = entry
+        file_id, name, mime, size, *duration = entry
         if len(file_id) > _FILE_ID_MAX:
             continue
         items.append(
             MediaItem(
                 name=_clipped(str(name), FILE_NAME_MAX),
                 mime_type=str(mime),
-                size=size if isinstance(size, int) else None,
+                size=_count(size),
                 slack_file_id=file_id,
+                duration_ms=_count(duration[0]) if duration else None,
             )
         )
     return tuple(items)
