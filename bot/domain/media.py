@@ -70,7 +70,9 @@ _JPEG = frozenset({"image/jpeg"})
 #: base every provider's figures are laid over.
 NETWORK_RULES: dict[Network, MediaRule] = {
     # X API media upload: images 5 MB, up to 4 per post; video 0.5–140 s, 512 MB; one video alone.
-    Network.X: MediaRule(max_items=4, max_image_bytes=5 * MB, max_video_seconds=140, max_video_bytes=512 * MB),
+    Network.X: MediaRule(
+        max_items=4, max_image_bytes=5 * MB, max_video_seconds=140, max_video_bytes=512 * MB
+    ),
     # LinkedIn Posts API multi-image: 2–20 images (sized in pixels, 36,152,320, not bytes); Videos API:
     # 3 s–30 min, up to 500 MB.
     Network.LINKEDIN: MediaRule(
@@ -108,7 +110,11 @@ NETWORK_RULES: dict[Network, MediaRule] = {
     ),
     # YouTube Data API: one video, up to 12 h and 256 GB; no images.
     Network.YOUTUBE: MediaRule(
-        max_items=1, max_image_bytes=0, max_video_seconds=12 * HOUR, max_video_bytes=256 * GB, requires="video"
+        max_items=1,
+        max_image_bytes=0,
+        max_video_seconds=12 * HOUR,
+        max_video_bytes=256 * GB,
+        requires="video",
     ),
     # Facebook Graph API: up to 10 photos of 10 MB; video up to 240 min and 10 GB (publer.md §11 cites
     # the same for Publer's Facebook pages).
@@ -170,7 +176,9 @@ PROVIDER_RULES: dict[str, dict[Network, MediaRule]] = {
     # (publer.md §5). Its per-network figures (publer.md §11) come from a third-party digest marked
     # UNCONFIRMED, so the networks' own limits stand under that cap.
     "publer": {
-        network: _replace(rule, max_video_bytes=min(rule.max_video_bytes or PUBLER_FILE_BYTES, PUBLER_FILE_BYTES))
+        network: _replace(
+            rule, max_video_bytes=min(rule.max_video_bytes or PUBLER_FILE_BYTES, PUBLER_FILE_BYTES)
+        )
         for network, rule in NETWORK_RULES.items()
     },
 }
@@ -222,9 +230,7 @@ def check_files(items: Sequence[MediaItem]) -> list[str]:
             names = ", ".join(ACCEPTED_TYPES.values())
             problems.append(f"{_short(item.name)} is not a file Postgate can post ({names}).")
         elif item.size is not None and item.size > MAX_SLACK_FILE_BYTES:
-            problems.append(
-                f"{_short(item.name)} is {_size(item.size)}; Slack takes files up to 10 MB."
-            )
+            problems.append(f"{_short(item.name)} is {_size(item.size)}; Slack takes files up to 10 MB.")
     if len(items) > MAX_FILES + MAX_URLS:
         problems.append("Too many media items.")
     return problems
@@ -270,7 +276,9 @@ def check_networks(items: Sequence[MediaItem], targets: Iterable[tuple[str, Netw
                     add(f"{who('image_types')} takes {accepted} images only; {_short(item.name)} is {kind}.")
                 if rule.max_image_bytes and item.size is not None and item.size > rule.max_image_bytes:
                     limit, size = _size(rule.max_image_bytes), _size(item.size)
-                    add(f"{who('max_image_bytes')} takes images up to {limit}; {_short(item.name)} is {size}.")
+                    add(
+                        f"{who('max_image_bytes')} takes images up to {limit}; {_short(item.name)} is {size}."
+                    )
         for item in videos:
             if rule.max_video_bytes and item.size is not None and item.size > rule.max_video_bytes:
                 limit, size = _size(rule.max_video_bytes), _size(item.size)
@@ -297,8 +305,9 @@ def unchecked_lengths(items: Sequence[MediaItem], targets: Iterable[tuple[str, N
     if not limits:
         return []
     seconds, who = min(limits)
+    longest = _length(seconds)
     return [
-        f"The length of {_short(item.name)} could not be checked; {who} takes videos up to {_length(seconds)}."
+        f"The length of {_short(item.name)} could not be checked; {who} takes videos up to {longest}."
         for item in items
         if item.kind is MediaKind.VIDEO and item.duration_ms is None
     ]

@@ -178,7 +178,8 @@ def test_tiktok_via_publora_takes_no_images_but_via_postoria_takes_a_photo_post(
     photos = (image("a.jpg"), image("b.jpg"))
 
     assert check(photos, Network.TIKTOK) == {
-        DraftField.MEDIA: "TikTok via Publora needs a video. TikTok via Publora takes one video and no images. "
+        DraftField.MEDIA: "TikTok via Publora needs a video. "
+        "TikTok via Publora takes one video and no images. "
         "TikTok via Publora takes at most 1 media item (2 attached)."
     }
     assert check(photos, Network.TIKTOK, provider="postoria") == {}

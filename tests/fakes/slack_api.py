@@ -322,7 +322,12 @@ class FakeSlack:
         `duration_ms`: a video's length, as Slack gives it once it has processed the video."""
         with self._lock:
             return self._ws.add_file(
-                file_id, name, content, mimetype=mimetype, user=user or self.bot_user_id, duration_ms=duration_ms
+                file_id,
+                name,
+                content,
+                mimetype=mimetype,
+                user=user or self.bot_user_id,
+                duration_ms=duration_ms,
             )
 
     def add_message(

@@ -620,7 +620,14 @@ class Workspace:
         return msg
 
     def add_file(
-        self, file_id: str, name: str, content: bytes, *, mimetype: str, user: str, duration_ms: int | None = None
+        self,
+        file_id: str,
+        name: str,
+        content: bytes,
+        *,
+        mimetype: str,
+        user: str,
+        duration_ms: int | None = None,
     ) -> dict[str, Any]:
         url = f"{self.root_url}/files/{file_id}"
         obj = {

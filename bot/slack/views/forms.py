@@ -236,7 +236,13 @@ def kept_files_to_metadata(files: Sequence[MediaItem], *, room: int) -> list[lis
     file itself is found by its id.
     """
     entries: list[list[Any]] = [
-        [f.slack_file_id, f.name, f.mime_type, f.size, *([f.duration_ms] if f.duration_ms is not None else [])]
+        [
+            f.slack_file_id,
+            f.name,
+            f.mime_type,
+            f.size,
+            *([f.duration_ms] if f.duration_ms is not None else []),
+        ]
         for f in files
         if f.slack_file_id
     ]
