@@ -11,7 +11,11 @@ are shortened by the same factor, and so are the dispatcher's own periods (statu
 retry back-off), so a run that takes a real provider hours takes minutes. The figures in seconds map to
 real time by multiplying by the factor; requests per window map unchanged.
 
-    python -m bench.rate_ceiling [--size small|full] [--database sqlite|postgres]
+    python -m bench.rate_ceiling [--size small|full] [--database sqlite|postgres] [--replicas N]
+
+With `--replicas N` (PostgreSQL only) N app processes share the database and, through it, one request
+budget per provider: each is configured with the provider's whole limit, and together they must stay
+under it.
 
 Figures: 429s received (goal 0), requests per window achieved against the limit (goal within 10%),
 time until every post was handed over and until every post was live, posts per second.
@@ -133,7 +137,7 @@ def busiest_window(times: Sequence[float], window: float) -> int:
     return most
 
 
-def run_scenario(kind: str, scenario: Scenario, workdir: Path) -> dict[str, Any]:
+def run_scenario(kind: str, scenario: Scenario, workdir: Path, replicas: int = 1) -> dict[str, Any]:
     limit = (scenario.limit, scenario.fake_window)
     fakes = make_fakes(**{scenario.provider: {"rate_limit": limit}})
     fake = fakes.publer if scenario.provider == "publer" else fakes.postoria
@@ -149,7 +153,10 @@ def run_scenario(kind: str, scenario: Scenario, workdir: Path) -> dict[str, Any]
                 for i in range(scenario.posts)
             ]
             seed_approved(env, planned)
-            app, ready = start_app(env, workdir, scenario.provider)
+            apps = []
+            for index in range(replicas):
+                app, ready = start_app(env, workdir, f"{scenario.provider}-{index}")
+                apps.append(app)
             try:
 
                 def finished() -> bool:
@@ -160,14 +167,20 @@ def run_scenario(kind: str, scenario: Scenario, workdir: Path) -> dict[str, Any]
                 needed = 4 * scenario.posts / scenario.limit * scenario.fake_window
                 done = wait_until(finished, due.timestamp() - time.time() + 30 + 3 * needed, interval=1.0)
                 counts, finished_at = statuses(url)
-                problems = log_problems(app)
+                found = [log_problems(app) for app in apps]
+                problems = {kind: sum(f[kind] for f in found) for kind in found[0]}
             finally:
-                app.stop()
+                for app in apps:
+                    app.stop()
             requests = fake.requests()
             limited = fake.rate_limited
     finally:
         stop_fakes(fakes)
-    return summarise(scenario, due.timestamp(), ready, requests, limited, counts, finished_at, done, problems)
+    result = summarise(
+        scenario, due.timestamp(), ready, requests, limited, counts, finished_at, done, problems
+    )
+    result["replicas"] = replicas
+    return result
 
 
 def summarise(
@@ -252,7 +265,8 @@ def print_report(result: dict[str, Any]) -> None:
         scale = run["scale"]
         print()
         print(
-            f"{run['provider'].capitalize()}: {run['posts']} posts due at once, {run['accounts']} accounts; "
+            f"{run['provider'].capitalize()}: {run['posts']} posts due at once, {run['accounts']} accounts, "
+            f"{run.get('replicas', 1)} replica(s); "
             f"real limit {run['real_limit']}, fake {run['fake_limit']} ({scale:g}× clock)"
         )
         rows = [
@@ -295,17 +309,21 @@ def _endpoints(kinds: dict[str, int]) -> str:
     return ", ".join(f"{k} {v}" for k, v in sorted(kinds.items(), key=lambda kv: -kv[1]))
 
 
-def run(size: str, database: str, results_dir: Path = RESULTS_DIR) -> dict[str, Any]:
+def run(size: str, database: str, results_dir: Path = RESULTS_DIR, replicas: int = 1) -> dict[str, Any]:
+    if replicas > 1 and database != "postgres":
+        raise SystemExit("several replicas need --database postgres (SQLite has one dispatcher)")
     runs = []
     with tempfile.TemporaryDirectory(prefix="postgate-bench-") as tmp:
         for scenario in SIZES[size]:
             workdir = Path(tmp) / scenario.provider
             workdir.mkdir()
-            runs.append(run_scenario(database, scenario, workdir))
+            runs.append(run_scenario(database, scenario, workdir, replicas))
+    command = f"python -m bench.rate_ceiling --size {size} --database {database}"
     result = {
         "bench": "rate_ceiling",
-        "command": f"python -m bench.rate_ceiling --size {size} --database {database}",
+        "command": command + (f" --replicas {replicas}" if replicas > 1 else ""),
         "database": database,
+        "replicas": replicas,
         "size": size,
         "machine": machine(),
         "how_posts_were_created": (
@@ -319,7 +337,8 @@ def run(size: str, database: str, results_dir: Path = RESULTS_DIR) -> dict[str, 
         ),
         "runs": runs,
     }
-    result["json"] = str(write_result("rate_ceiling", database, size, result, results_dir))
+    name = "rate_ceiling" if replicas == 1 else f"rate_ceiling-{replicas}replicas"
+    result["json"] = str(write_result(name, database, size, result, results_dir))
     return result
 
 
@@ -328,8 +347,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--size", choices=sorted(SIZES), default="small")
     parser.add_argument("--database", choices=("sqlite", "postgres"), default="sqlite")
     parser.add_argument("--results-dir", type=Path, default=RESULTS_DIR)
+    parser.add_argument("--replicas", type=int, default=1, help="app processes sharing the database")
     args = parser.parse_args(argv)
-    result = run(args.size, args.database, args.results_dir)
+    result = run(args.size, args.database, args.results_dir, args.replicas)
     print_report(result)
     print(f"\nfigures written to {result['json']}")
     return 0

@@ -32,6 +32,7 @@ from bot.clock import Clock, SystemClock
 from bot.db import repo
 from bot.db.engine import Database, make_engine
 from bot.db.migrate import upgrade
+from bot.db.rate_budget import RateBudgetStore
 from bot.db.single import DispatcherLock
 from bot.domain import counting
 from bot.errors import ConfigError
@@ -126,7 +127,14 @@ def build(
     live = (
         LiveProviders.fixed(providers, settings)
         if providers is not None
-        else LiveProviders(settings, source=stored, transport=transport, clock=clock)
+        else LiveProviders(
+            settings,
+            source=stored,
+            transport=transport,
+            clock=clock,
+            # Replicas share one budget per provider in PostgreSQL; SQLite has one dispatcher.
+            budget_store=RateBudgetStore(db) if db.dialect == "postgresql" else None,
+        )
     )
     providers = live
     accounts = AccountDirectory(providers)

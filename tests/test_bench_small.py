@@ -105,6 +105,25 @@ def test_rate_ceiling_runs_at_small_size(tmp_path: Path) -> None:
         assert run["app_log"]["tracebacks"] == 0
 
 
+@pytest.mark.postgres
+def test_rate_ceiling_with_three_replicas_stays_under_one_shared_limit(
+    tmp_path: Path, postgres_url: str
+) -> None:
+    from bench import rate_ceiling
+
+    argv = ["--size", "small", "--database", "postgres", "--replicas", "3", "--results-dir", str(tmp_path)]
+    assert rate_ceiling.main(argv) == 0
+    result = json.loads((tmp_path / "rate_ceiling-3replicas-postgres-small.json").read_text())
+
+    assert result["replicas"] == 3
+    for run in result["runs"]:
+        assert run["published"] == run["posts"]
+        # Each replica is configured with the whole limit; three in-process budgets would spend 3×.
+        assert run["busiest_window"] <= rate_ceiling.SIZES["small"][0].limit
+        assert run["rate_limited_429"] == 0
+        assert run["app_log"]["tracebacks"] == 0
+
+
 def test_ack_latency_runs_at_small_size(tmp_path: Path) -> None:
     from bench import ack_latency
 

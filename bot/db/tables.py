@@ -252,3 +252,18 @@ class ProviderCredentialChange(SQLModel, table=True):
     action: str = Field(max_length=16)
     actor: str = Field(max_length=32)
     created_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
+
+
+class RateBudget(SQLModel, table=True):
+    """One provider's request budget, shared by every replica (PostgreSQL deployments).
+
+    `slots` holds the wall-clock times (database clock, UNIX seconds) of the requests handed out in the
+    current window, past and reserved, oldest first, as a JSON list; `blocked_until` is when the provider
+    said to stop until. A replica takes a slot under this row's lock (`SELECT … FOR UPDATE`).
+    """
+
+    __tablename__ = "rate_budget"
+
+    provider: str = Field(primary_key=True, max_length=32)
+    slots: str = Field(default="[]", sa_type=Text)
+    blocked_until: float = Field(default=0.0)

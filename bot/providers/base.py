@@ -39,7 +39,7 @@ from bot.errors import (
     ProviderUnavailable,
 )
 from bot.providers.parsing import clip, web_url
-from bot.providers.ratelimit import RateLimiter
+from bot.providers.ratelimit import Limiter
 
 log = logging.getLogger(__name__)
 
@@ -212,7 +212,7 @@ class HttpProvider:
         client: httpx.Client,
         retry: RetryPolicy | None = None,
         sleep: Callable[[float], None] = time.sleep,
-        limiter: RateLimiter | None = None,
+        limiter: Limiter | None = None,
         secrets: tuple[str, ...] = (),
     ) -> None:
         self._client = client

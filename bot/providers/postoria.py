@@ -43,7 +43,7 @@ from bot.providers.parsing import ID_MAX, parse_time, web_url
 from bot.providers.parsing import format_utc_millis as format_time
 from bot.providers.parsing import sentence as _sentence
 from bot.providers.parsing import text as _text
-from bot.providers.ratelimit import RateLimiter
+from bot.providers.ratelimit import Limiter
 
 log = logging.getLogger(__name__)
 
@@ -107,7 +107,7 @@ class PostoriaProvider(HttpProvider):
         timeout: float = 20.0,
         retry: RetryPolicy | None = None,
         sleep: Callable[[float], None] = time.sleep,
-        limiter: RateLimiter | None = None,
+        limiter: Limiter | None = None,
         clock: Clock = _SYSTEM_CLOCK,
         media_poll_interval: float = 5.0,
         media_wait: float = 600.0,

@@ -49,7 +49,7 @@ from bot.providers.base import HttpProvider, MediaFile, RetryPolicy, SubmitReque
 from bot.providers.parsing import identifier, parse_time, web_url
 from bot.providers.parsing import sentence as _sentence
 from bot.providers.parsing import text as _text
-from bot.providers.ratelimit import RateLimiter
+from bot.providers.ratelimit import Limiter
 
 log = logging.getLogger(__name__)
 
@@ -173,7 +173,7 @@ class PublerProvider(HttpProvider):
         timeout: float = 20.0,
         retry: RetryPolicy | None = None,
         sleep: Callable[[float], None] = time.sleep,
-        limiter: RateLimiter | None = None,
+        limiter: Limiter | None = None,
         clock: Clock | None = None,
         job_poll_interval: float = 1.0,
         job_wait: float = 60.0,

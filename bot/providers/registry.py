@@ -26,7 +26,7 @@ from bot.providers.dry_run import DryRunProvider
 from bot.providers.postoria import PostoriaProvider
 from bot.providers.publer import PublerProvider
 from bot.providers.publora import PubloraProvider
-from bot.providers.ratelimit import RateLimit, RateLimiter
+from bot.providers.ratelimit import BudgetStore, Limiter, RateLimit, RateLimiter, SharedRateLimiter
 from bot.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -91,9 +91,11 @@ def build_provider(
     timeout: float | None = None,
     retry: RetryPolicy | None = None,
     rate_limited: bool = True,
+    budget_store: BudgetStore | None = None,
 ) -> Provider:
     """One provider from its credentials. `timeout`, `retry` and `rate_limited` are for quick checks of a
-    key (no retries, no waiting for a rate-limit slot); the defaults are for real work."""
+    key (no retries, no waiting for a rate-limit slot); the defaults are for real work. With
+    `budget_store`, the rate budget is the one every replica shares; without, this process's own."""
     clock = clock or SystemClock()
     timeout = timeout if timeout is not None else settings.provider_timeout_seconds
     if name == "publora":
@@ -113,7 +115,7 @@ def build_provider(
             timeout=timeout,
             retry=retry,
             # Publer counts every request of the user, polls included, against one budget.
-            limiter=_limiter(settings.publer_rate_limit, "Publer") if rate_limited else None,
+            limiter=_limiter(settings.publer_rate_limit, "Publer", budget_store) if rate_limited else None,
             clock=clock,
         )
     if name == "postoria":
@@ -124,16 +126,24 @@ def build_provider(
             transport=transport,
             timeout=timeout,
             retry=retry,
-            limiter=_limiter(settings.postoria_rate_limit, "Postoria") if rate_limited else None,
+            limiter=_limiter(settings.postoria_rate_limit, "Postoria", budget_store)
+            if rate_limited
+            else None,
             clock=clock,
         )
     raise ValueError(f"no provider {name!r}")
 
 
-def _limiter(spec: str, provider: str) -> RateLimiter:
-    """The request budget of one provider. Waiting for a slot is capped at a quarter of the window (30 s
-    for Publer's 2 minutes): a longer wait hands the post back to the queue instead of parking a worker."""
+def _limiter(spec: str, provider: str, store: BudgetStore | None) -> Limiter:
+    """The request budget of one provider: the whole deployment's limit, shared through `store` by every
+    replica, or this process's own without one. Waiting for a slot is capped at a quarter of the window
+    (30 s for Publer's 2 minutes): a longer wait hands the post back to the queue instead of parking a
+    worker."""
     rate = RateLimit.parse(spec)
+    if store is not None:
+        return SharedRateLimiter(
+            rate, provider=provider, key=provider.lower(), store=store, longest_wait=rate.window / 4
+        )
     return RateLimiter(rate, provider=provider, longest_wait=rate.window / 4)
 
 
@@ -166,6 +176,7 @@ def build_providers(
     transport: httpx.BaseTransport | None = None,
     clock: Clock | None = None,
     stored: Mapping[str, Credentials] | None = None,
+    budget_store: BudgetStore | None = None,
 ) -> dict[str, Provider]:
     """The configured providers, keyed by `Provider.name`. `transport` and `clock` are the tests' seams;
     `stored` are keys entered in Slack, which take over from the environment's."""
@@ -173,7 +184,9 @@ def build_providers(
     providers: dict[str, Provider] = {}
     for name, (credentials, _) in effective_credentials(settings, stored or {}).items():
         if credentials.usable_for(name):
-            providers[name] = build_provider(name, credentials, settings, transport=transport, clock=clock)
+            providers[name] = build_provider(
+                name, credentials, settings, transport=transport, clock=clock, budget_store=budget_store
+            )
     if settings.dry_run:
         providers["dry_run"] = DryRunProvider()
     return providers
@@ -213,8 +226,10 @@ class LiveProviders(Mapping[str, Provider]):
         check_every: float = CHECK_EVERY_SECONDS,
         monotonic: Callable[[], float] = time.monotonic,
         fixed: Mapping[str, Provider] | None = None,
+        budget_store: BudgetStore | None = None,
     ) -> None:
         self._settings = settings
+        self._budget_store = budget_store
         self._source = source if fixed is None else None
         self._transport = transport
         self._clock = clock or SystemClock()
@@ -363,7 +378,12 @@ class LiveProviders(Mapping[str, Provider]):
             if before is not None and before[0] == entry[0] and name in providers:
                 continue
             providers[name] = build_provider(
-                name, entry[0], self._settings, transport=self._transport, clock=self._clock
+                name,
+                entry[0],
+                self._settings,
+                transport=self._transport,
+                clock=self._clock,
+                budget_store=self._budget_store,
             )
             changed.append(name)
         if self._settings.dry_run and "dry_run" not in providers:

@@ -37,6 +37,7 @@ from bot.errors import (
     ProviderStartOver,
 )
 from bot.providers.base import MediaFile, Provider, SubmitRequest
+from bot.providers.ratelimit import polling
 from bot.services.directory import AccountDirectory
 from bot.services.media import MediaSource, MediaUnavailable
 from bot.services.outbox import Kind, owe, owe_state_change, owe_thread_reply
@@ -597,7 +598,8 @@ class Dispatcher:
             content = _Content(version.text, version.targets, (), version.queue)
             request = self._request_for(attempt, content, now=now)
             try:
-                with self._provider_call():
+                # A status check: a shared budget serves due posts first (bot.providers.ratelimit).
+                with self._provider_call(), polling():
                     state = provider.fetch_state(attempt.external_id, request)
             except ProviderBudgetExhausted as error:
                 # Held back by our own limiter: nothing was asked, so it is no failed check either.
