@@ -7,15 +7,27 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
+from bot.domain.model import Account, Queue
 from bot.errors import ProviderError
 from bot.providers.base import Provider
-from bot.slack.views.compose import ProviderAccounts
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ProviderAccounts:
+    """The accounts one provider offered, or why it could not list them."""
+
+    provider: str
+    display_name: str
+    accounts: tuple[Account, ...] = ()
+    failure: str | None = None
+    queues: tuple[Queue, ...] = ()
 
 
 class AccountDirectory:

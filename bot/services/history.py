@@ -20,9 +20,17 @@ from bot.db.tables import AuditEvent, Post, PostVersion
 from bot.services.export import ExportRow, render_csv
 from bot.services.posts import PostService
 from bot.services.snapshot import PostSnapshot
-from bot.slack.views.history import HistoryEntry
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class HistoryEntry:
+    at: datetime
+    actor: str
+    action: str
+    detail: str | None
+    version: int | None
 
 
 @dataclass(frozen=True)

@@ -6,9 +6,12 @@ of posts.
 
 from __future__ import annotations
 
-from datetime import timedelta
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from enum import StrEnum
+from zoneinfo import ZoneInfo
 
-from bot.clock import Clock
+from bot.clock import Clock, zone
 from bot.db import repo
 from bot.db.engine import Database
 from bot.db.tables import Post
@@ -16,10 +19,8 @@ from bot.domain.model import PostStatus
 from bot.services.directory import UserDirectory
 from bot.services.posts import PostService
 from bot.services.snapshot import PostSnapshot, load_approval_states, load_snapshots
-from bot.services.undelivered import load_undelivered
+from bot.services.undelivered import Undelivered, load_undelivered
 from bot.services.workflow import Workflow
-from bot.slack.views.forms import zone
-from bot.slack.views.home import HomeData
 
 SECTION = 10
 #: Pending posts read to find those awaiting the viewer; the tab shows a few and counts them.
@@ -32,6 +33,40 @@ _MINE = (PostStatus.PENDING_APPROVAL, PostStatus.CHANGES_REQUESTED, PostStatus.M
 _SCHEDULED = (PostStatus.APPROVED, PostStatus.PUBLISHING, PostStatus.SUBMITTED)
 _DONE = (PostStatus.PUBLISHED, PostStatus.PARTIALLY_PUBLISHED)
 _ATTENTION = (PostStatus.FAILED, PostStatus.NEEDS_ATTENTION)
+
+
+class HomeSection(StrEnum):
+    """Keys of `HomeData.counts`: each section's total, of which the lists hold the first few."""
+
+    AWAITING_ME = "awaiting_me"
+    MINE = "mine"
+    SCHEDULE = "schedule"
+    RECENT = "recent"
+    ATTENTION = "attention"
+
+
+@dataclass(frozen=True)
+class HomeData:
+    user_id: str
+    #: The viewer's zone: the schedule is grouped into days as they live them.
+    tz: ZoneInfo
+    now: datetime
+    #: Pending posts this user may approve.
+    awaiting_me: list[PostSnapshot]
+    #: The user's own drafts that are not decided: pending, changes requested, missed.
+    mine: list[PostSnapshot]
+    #: Approved or submitted posts due in the next 7 days, soonest first.
+    schedule: list[PostSnapshot]
+    #: Published or partly published posts, newest first.
+    recent: list[PostSnapshot]
+    #: Failed posts and posts needing a human: the user's own, or all of them for approvers.
+    attention: list[PostSnapshot]
+    is_admin: bool
+    notes: list[str] = field(default_factory=list)
+    #: Totals per `HomeSection`, when a list holds only the first posts of a longer one.
+    counts: dict[str, int] = field(default_factory=dict)
+    #: The Slack messages Postgate gave up on (admins only; None for everyone else).
+    undelivered: Undelivered | None = None
 
 
 class HomeService:

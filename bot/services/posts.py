@@ -15,7 +15,7 @@ from typing import Any, Protocol, TypeVar
 
 from sqlmodel import Session
 
-from bot.clock import Clock, as_utc
+from bot.clock import Clock, as_utc, zone
 from bot.db import repo
 from bot.db.engine import Database
 from bot.db.tables import Decision, Post
@@ -39,7 +39,6 @@ from bot.services.snapshot import (
 )
 from bot.services.workflow import Standing, Workflow
 from bot.slack.views import approval as messages
-from bot.slack.views.forms import zone
 
 log = logging.getLogger(__name__)
 

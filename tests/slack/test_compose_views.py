@@ -17,9 +17,9 @@ from slack_sdk.models.views import View
 from bot.domain.model import Account, Draft, MediaItem, Queue
 from bot.domain.networks import Network
 from bot.domain.rules import DraftField
+from bot.services.directory import ProviderAccounts
 from bot.slack.ids import Action, Block, ViewId
 from bot.slack.views.compose import (
-    ProviderAccounts,
     build_compose_modal,
     build_reject_modal,
     build_request_changes_modal,

@@ -13,9 +13,10 @@ from typing import Any
 
 from bot.domain.model import PostStatus
 from bot.services.export import EXPORT_COLUMNS, ExportRow, render_csv
+from bot.services.history import HistoryEntry
 from bot.slack.ids import ViewId
 from bot.slack.views.digest import build_digest
-from bot.slack.views.history import HistoryEntry, build_history_modal
+from bot.slack.views.history import build_history_modal
 from tests.fakes.slack_workspace import POST_TEXT_MAX, Workspace
 from tests.slack.test_home_views import NOW, accepted, snapshot, texts
 

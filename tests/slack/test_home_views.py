@@ -16,11 +16,12 @@ from slack_sdk.models.views import View
 
 from bot.domain.model import PostStatus
 from bot.domain.networks import Network
+from bot.services.home import HomeData, HomeSection
 from bot.services.outbox import Kind
 from bot.services.snapshot import PostSnapshot, ResultView, TargetView
 from bot.services.undelivered import Undelivered, UndeliveredMessage
 from bot.slack.ids import Action
-from bot.slack.views.home import HomeData, HomeSection, build_home
+from bot.slack.views.home import build_home
 from tests.fakes.slack_workspace import Workspace
 
 NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)  # a Saturday

@@ -15,9 +15,10 @@ from slack_sdk.models.blocks import ActionsBlock, ButtonElement, HeaderBlock, Se
 from slack_sdk.models.views import View
 
 from bot.domain.model import PostStatus
+from bot.services.home import HomeData
 from bot.services.posts import PostLists
 from bot.slack.views import approval
-from bot.slack.views.home import HomeData, build_home
+from bot.slack.views.home import build_home
 from bot.slack.views.lists import build_list_message
 from bot.slack.views.serialize import SLACK_SDK_VALIDATE_JSON, look_up_validators_once
 from tests.slack.test_home_views import NOW

@@ -17,8 +17,8 @@ from slack_sdk.models.views import View
 from bot.domain.model import Account
 from bot.domain.networks import Network
 from bot.domain.workspace import PublishingHours, RuleSetting, WorkspaceSettings
+from bot.services.directory import ProviderAccounts
 from bot.slack.ids import Action, Block, ViewId
-from bot.slack.views.compose import ProviderAccounts
 from bot.slack.views.settings import (
     GROUPS_UNAVAILABLE_NOTE,
     TIME_ZONES,

@@ -15,14 +15,17 @@ import pytest
 
 from bot.domain.model import Account, MediaItem, PostStatus, Queue
 from bot.domain.networks import Network
+from bot.services.directory import ProviderAccounts
+from bot.services.history import HistoryEntry
+from bot.services.home import HomeData
 from bot.services.posts import PostLists
 from bot.services.snapshot import PostSnapshot, ResultView, TargetView
 from bot.slack.views import approval
-from bot.slack.views.compose import ProviderAccounts, build_compose_modal
+from bot.slack.views.compose import build_compose_modal
 from bot.slack.views.digest import build_digest
 from bot.slack.views.format import channel, link, mention
-from bot.slack.views.history import HistoryEntry, build_history_modal
-from bot.slack.views.home import HomeData, build_home
+from bot.slack.views.history import build_history_modal
+from bot.slack.views.home import build_home
 from bot.slack.views.lists import build_list_message
 from tests.fakes.slack_api import rendered_specials
 from tests.slack.test_home_views import NOW, accepted, snapshot

@@ -14,6 +14,7 @@ from slack_bolt import Ack, App
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
+from bot.clock import zone
 from bot.domain.approval import Event
 from bot.errors import DomainError
 from bot.providers.registry import KEYED_PROVIDERS
@@ -27,7 +28,7 @@ from bot.slack.views.compose import (
     build_reschedule_modal,
     with_time_chosen,
 )
-from bot.slack.views.forms import parse_button_value, picked_time, zone
+from bot.slack.views.forms import parse_button_value, picked_time
 from bot.slack.views.history import build_history_modal
 from bot.slack.views.settings import (
     build_key_modal,

@@ -11,10 +11,11 @@ from zoneinfo import ZoneInfo
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
+from bot.clock import zone
 from bot.services.container import Services
+from bot.services.directory import ProviderAccounts
 from bot.services.snapshot import PostSnapshot
-from bot.slack.views.compose import ProviderAccounts, build_compose_modal
-from bot.slack.views.forms import zone
+from bot.slack.views.compose import build_compose_modal
 from bot.slack.views.home import build_home
 from bot.slack.views.settings import KeysSection, build_settings_modal
 

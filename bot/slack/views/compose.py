@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -31,6 +30,7 @@ from bot.domain.counting import JOINED_CHAIN_NOTE, THREAD_NETWORKS
 from bot.domain.model import Account, Draft, Queue
 from bot.domain.networks import Network
 from bot.domain.rules import MAX_TEXT_LENGTH
+from bot.services.directory import ProviderAccounts
 from bot.slack.ids import Action, ViewId, WhenChoice
 from bot.slack.ids import Block as BlockId
 from bot.slack.views.format import escape, truncate
@@ -49,17 +49,6 @@ from bot.slack.views.forms import (
 MODAL_TITLE_MAX = 24
 _HINT_NETWORKS = (Network.X, Network.BLUESKY, Network.THREADS, Network.INSTAGRAM, Network.LINKEDIN)
 _MAX_OPTIONS = 100
-
-
-@dataclass(frozen=True)
-class ProviderAccounts:
-    """The accounts one provider offered, or why it could not list them."""
-
-    provider: str
-    display_name: str
-    accounts: tuple[Account, ...] = ()
-    failure: str | None = None
-    queues: tuple[Queue, ...] = ()
 
 
 def encode_account(account: Account) -> str:

@@ -13,7 +13,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bot.domain import media
 from bot.domain.model import Account, Draft, MediaItem, Queue
@@ -386,10 +385,3 @@ def parse_button_value(value: Any) -> tuple[int, int | None] | None:
     if version is not None and version > _ID_MAX:
         return None
     return int(match[1]), version
-
-
-def zone(name: str | None) -> ZoneInfo:
-    try:
-        return ZoneInfo(name or "UTC")
-    except (ZoneInfoNotFoundError, ValueError):
-        return ZoneInfo("UTC")

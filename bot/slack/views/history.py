@@ -9,12 +9,12 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from datetime import datetime
 
 from slack_sdk.models.blocks import Block, ContextBlock, DividerBlock, MarkdownTextObject, SectionBlock
 from slack_sdk.models.views import View
 
+from bot.services.history import HistoryEntry
 from bot.services.snapshot import PostSnapshot
 from bot.slack.ids import ViewId
 from bot.slack.views.approval import status_line
@@ -31,15 +31,6 @@ TEXT_BUDGET = 150_000
 
 _SLACK_USER = re.compile(r"^[UW][A-Z0-9]{2,}$")
 _VERSION_DETAIL = re.compile(r"^version (\d+)$")
-
-
-@dataclass(frozen=True)
-class HistoryEntry:
-    at: datetime
-    actor: str
-    action: str
-    detail: str | None
-    version: int | None
 
 
 def _detail(entry: HistoryEntry) -> str:

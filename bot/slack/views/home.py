@@ -9,10 +9,7 @@ and `/post list` share with the Home tab.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from enum import StrEnum
-from zoneinfo import ZoneInfo
 
 from slack_sdk.models.blocks import (
     ActionsBlock,
@@ -30,9 +27,10 @@ from slack_sdk.models.views import View
 from bot.clock import as_utc
 from bot.domain.model import PostStatus
 from bot.domain.workspace import WEEKDAYS
+from bot.services.home import HomeData, HomeSection
 from bot.services.outbox import Kind
 from bot.services.snapshot import PostSnapshot, ResultView
-from bot.services.undelivered import Undelivered, UndeliveredMessage
+from bot.services.undelivered import UndeliveredMessage
 from bot.slack.ids import Action
 from bot.slack.views.approval import status_line, when_text
 from bot.slack.views.format import channel, escape, link, mention, slack_date, truncate
@@ -55,40 +53,6 @@ RECENT_TEXT_MAX = 1500
 SCHEDULE_DAYS = 7
 
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
-
-
-class HomeSection(StrEnum):
-    """Keys of `HomeData.counts`: each section's total, of which the lists hold the first few."""
-
-    AWAITING_ME = "awaiting_me"
-    MINE = "mine"
-    SCHEDULE = "schedule"
-    RECENT = "recent"
-    ATTENTION = "attention"
-
-
-@dataclass(frozen=True)
-class HomeData:
-    user_id: str
-    #: The viewer's zone: the schedule is grouped into days as they live them.
-    tz: ZoneInfo
-    now: datetime
-    #: Pending posts this user may approve.
-    awaiting_me: list[PostSnapshot]
-    #: The user's own drafts that are not decided: pending, changes requested, missed.
-    mine: list[PostSnapshot]
-    #: Approved or submitted posts due in the next 7 days, soonest first.
-    schedule: list[PostSnapshot]
-    #: Published or partly published posts, newest first.
-    recent: list[PostSnapshot]
-    #: Failed posts and posts needing a human: the user's own, or all of them for approvers.
-    attention: list[PostSnapshot]
-    is_admin: bool
-    notes: list[str] = field(default_factory=list)
-    #: Totals per `HomeSection`, when a list holds only the first posts of a longer one.
-    counts: dict[str, int] = field(default_factory=dict)
-    #: The Slack messages Postgate gave up on (admins only; None for everyone else).
-    undelivered: Undelivered | None = None
 
 
 # --- one-line renderings shared by Home, the digest and the history modal -------------------------------

@@ -49,9 +49,9 @@ from bot.providers.registry import (
     Credentials,
     Origin,
 )
+from bot.services.directory import ProviderAccounts
 from bot.slack.ids import Action, ViewId
 from bot.slack.ids import Block as BlockId
-from bot.slack.views.compose import ProviderAccounts
 from bot.slack.views.format import escape, group_mention, mention, slack_date, truncate
 from bot.slack.views.forms import view_metadata
 
